@@ -1,0 +1,56 @@
+#include "emulator_set.hpp"
+
+namespace vc::emu {
+
+EmulatorSetOptions EmulatorSetOptions::FromJson(const Json& j) {
+  EmulatorSetOptions o;
+  if (j.contains("entra")) o.entra = EntraEmulator::Options::FromJson(j["entra"]);
+  if (j.contains("vmray")) o.vmray = VmrayEmulator::Options::FromJson(j["vmray"]);
+  if (j.contains("mde")) o.mde = MdeEmulator::Options::FromJson(j["mde"]);
+  return o;
+}
+
+EmulatorSet::EmulatorSet(EmulatorSetOptions options, Clock& clock)
+    : entra_(std::make_unique<EntraEmulator>(std::move(options.entra), clock, tokens_)),
+      vmray_(std::make_unique<VmrayEmulator>(std::move(options.vmray), clock, tokens_)),
+      mde_(std::make_unique<MdeEmulator>(std::move(options.mde), clock, tokens_)) {}
+
+EmulatorSet::~EmulatorSet() { Stop(); }
+
+void EmulatorSet::Start() {
+  entra_->Start();
+  vmray_->Start();
+  mde_->Start();
+}
+
+void EmulatorSet::Stop() {
+  mde_->Stop();
+  vmray_->Stop();
+  entra_->Stop();
+}
+
+Json EmulatorSet::Endpoints() const {
+  return {{"entra", entra_->BaseUrl()}, {"vmray", vmray_->BaseUrl()}, {"mde", mde_->BaseUrl()}};
+}
+
+std::optional<std::string> EmulatorSet::Seed(const Json& seed) {
+  if (!seed.is_object()) return "seed must be a JSON object";
+  for (auto& [name, server] : std::initializer_list<std::pair<const char*, EmulatorServer*>>{
+           {"entra", entra_.get()}, {"vmray", vmray_.get()}, {"mde", mde_.get()}}) {
+    if (seed.contains(name)) {
+      if (auto problem = server->Seed(seed[name])) return std::string(name) + ": " + *problem;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> EmulatorSet::AssertionFailures() const {
+  std::vector<std::string> out;
+  for (const EmulatorServer* s :
+       std::initializer_list<const EmulatorServer*>{entra_.get(), vmray_.get(), mde_.get()}) {
+    for (auto& a : s->AssertionFailures()) out.push_back(s->name() + ": " + a);
+  }
+  return out;
+}
+
+}  // namespace vc::emu

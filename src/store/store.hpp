@@ -1,0 +1,192 @@
+// The durable core: jobs, the sample table that makes collection and submission single-flight,
+// the outbox of write-backs, and cursors. Every state change of the connector is a row here
+// first, so a kill -9 at any moment loses nothing and a restart repeats nothing that finished.
+//
+// The interface is deliberately coarse (whole operations, each one transaction) so the same
+// contract can run on SQLite (embedded default) and later on PostgreSQL (several replicas).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+
+namespace vc::store {
+
+// ---- jobs ----------------------------------------------------------------------------------
+
+struct NewJob {
+  std::string kind;       // e.g. "defender_evidence"
+  std::string key;        // unique idempotency key, e.g. "mde:<alertId>:<sha256>"
+  std::string state;      // initial state, e.g. "new"
+  std::string payload;    // JSON text owned by the job's pipeline
+  std::string group_key;  // jobs that wait on a shared thing (a sha256); may be empty
+  TimePoint next_attempt_at;
+};
+
+struct Job {
+  int64_t id = 0;
+  std::string kind;
+  std::string key;
+  std::string state;
+  std::string reason;  // why the job is in this state, for humans (status page, comments)
+  std::string payload;
+  std::string group_key;
+  int attempts = 0;    // attempts of the current step (reset by the pipeline on progress)
+  bool final = false;  // done, failed or skipped: never leased again
+  TimePoint next_attempt_at;
+  TimePoint created_at;
+  TimePoint updated_at;
+  std::string lease_owner;  // empty when not leased
+  TimePoint lease_until;
+};
+
+struct JobUpdate {
+  int64_t id = 0;
+  std::string lease_owner;  // must hold the lease, else the update fails with kConflict
+  std::string state;
+  std::string reason;
+  std::optional<std::string> payload;  // nullopt keeps the stored payload
+  int attempts = 0;
+  bool final = false;
+  TimePoint next_attempt_at;
+};
+
+struct JobFilter {
+  std::string kind;   // empty: any
+  std::string state;  // empty: any
+  std::optional<bool> final;
+  std::string group_key;  // empty: any
+  int limit = 100;        // newest first (by id)
+};
+
+struct JobCount {
+  std::string kind;
+  std::string state;
+  int64_t count = 0;
+};
+
+// ---- samples (single flight per sha256) ----------------------------------------------------
+
+struct Sample {
+  std::string sha256;
+  std::string state;  // "collecting", "submitted", "finished", "failed"
+  int64_t owner_job_id = 0;
+  int64_t sample_id = 0;      // VMRay sample id, 0 when unknown
+  int64_t submission_id = 0;  // VMRay submission id, 0 when none
+  std::string verdict;        // VMRay verdict once finished
+  std::string result_json;    // cached VMRay results the write-backs need (details, VTIs)
+  std::string reason;         // why it failed, for humans
+  std::optional<TimePoint> analysed_at;   // when VMRay finished the analysis we rely on
+  std::optional<TimePoint> submitted_at;
+  TimePoint updated_at;
+};
+
+// ---- outbox (write-backs, exactly once) ----------------------------------------------------
+
+struct NewOutboxItem {
+  std::string idempotency_key;  // unique, e.g. "alert-comment:<alertId>:<sha256>"
+  std::string kind;             // e.g. "alert_comment"
+  std::string target;           // e.g. the alert id
+  std::string payload;          // JSON text: everything needed to deliver it again identically
+  int64_t job_id = 0;           // the job that produced it (0: none)
+  TimePoint next_attempt_at;
+};
+
+struct OutboxItem {
+  int64_t id = 0;
+  std::string idempotency_key;
+  std::string kind;
+  std::string target;
+  std::string payload;
+  int64_t job_id = 0;
+  std::string state;  // "pending", "done", "failed"
+  std::string reason;
+  int attempts = 0;   // delivery attempts *started* (written before the call goes out)
+  TimePoint next_attempt_at;
+  TimePoint created_at;
+  std::optional<TimePoint> done_at;
+  std::string lease_owner;
+  TimePoint lease_until;
+};
+
+struct OutboxUpdate {
+  int64_t id = 0;
+  std::string lease_owner;  // must hold the lease, else kConflict
+  std::string state;        // "pending", "done", "failed"
+  std::string reason;
+  int attempts = 0;
+  TimePoint next_attempt_at;
+};
+
+// ---- the store -----------------------------------------------------------------------------
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Jobs. InsertJob returns false (and changes nothing) when the key already exists.
+  virtual Result<bool> InsertJob(const NewJob& job) = 0;
+  // Leases up to `limit` non-final jobs whose next_attempt_at <= now and whose lease is free or
+  // expired, oldest due first. The lease lasts until now + lease_for.
+  virtual Result<std::vector<Job>> LeaseDueJobs(TimePoint now, const std::string& owner,
+                                                Millis lease_for, int limit) = 0;
+  // Writes the job's new state and releases the lease.
+  virtual Status UpdateJob(const JobUpdate& update) = 0;
+  // UpdateJob and EnqueueOutbox in one transaction (items whose key exists are skipped).
+  virtual Status UpdateJobAndEnqueue(const JobUpdate& update,
+                                     const std::vector<NewOutboxItem>& items) = 0;
+  virtual Result<std::optional<Job>> GetJob(int64_t id) = 0;
+  virtual Result<std::optional<Job>> GetJobByKey(const std::string& key) = 0;
+  virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;
+  virtual Result<std::vector<JobCount>> CountJobs() = 0;
+  // Makes non-final, unleased jobs of `group_key` in `state` due now. Returns how many.
+  virtual Result<int> WakeJobs(const std::string& group_key, const std::string& state,
+                               TimePoint now) = 0;
+  // Drops every lease held by `owner` (clean shutdown) or, with an empty owner, every lease
+  // (start-up of a single-instance store: the previous process is gone).
+  virtual Status ReleaseLeases(const std::string& owner) = 0;
+  // next_attempt_at of the oldest non-final job that is due at `now`, if any.
+  virtual Result<std::optional<TimePoint>> OldestDueJob(TimePoint now) = 0;
+
+  // Samples. ClaimSample makes `job_id` the owner of the sha256's collection and submission
+  // when there is no row, when the row is "failed", or when it is "finished" with analysed_at
+  // before `reuse_after` (too old to reuse). It returns the row as it is after the call; the
+  // caller owns the work exactly when row.owner_job_id == job_id and row.state == "collecting".
+  virtual Result<Sample> ClaimSample(const std::string& sha256, int64_t job_id, TimePoint now,
+                                     TimePoint reuse_after) = 0;
+  virtual Result<std::optional<Sample>> GetSample(const std::string& sha256) = 0;
+  // Upserts the whole row (the owner records progress: submitted, finished, failed).
+  virtual Status PutSample(const Sample& sample) = 0;
+
+  // Outbox. EnqueueOutbox returns false when the idempotency key exists.
+  virtual Result<bool> EnqueueOutbox(const NewOutboxItem& item) = 0;
+  // Leases due "pending" items like LeaseDueJobs, and counts the attempt: attempts is
+  // incremented in the same transaction, *before* the caller delivers (write-ahead).
+  virtual Result<std::vector<OutboxItem>> LeaseDueOutbox(TimePoint now, const std::string& owner,
+                                                         Millis lease_for, int limit) = 0;
+  virtual Status UpdateOutbox(const OutboxUpdate& update) = 0;
+  // Finishes an outbox item and its job together: the item becomes done/failed and the job
+  // gets `job_update` (which does not need the job's lease: the outbox owns the job's last step).
+  virtual Status CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) = 0;
+  virtual Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) = 0;  // 0: all (newest 1000)
+
+  // Cursors: small named values (last alert time seen, feed checkpoints).
+  virtual Result<std::optional<std::string>> GetCursor(const std::string& name) = 0;
+  virtual Status SetCursor(const std::string& name, const std::string& value) = 0;
+};
+
+struct SqliteOptions {
+  std::string path;              // file path; ":memory:" for unit tests
+  bool synchronous_full = true;  // fsync every commit (power-loss safe); false: WAL NORMAL
+  Millis busy_timeout{5000};
+};
+
+// Opens (creating if needed) the database, sets WAL mode and applies pending migrations.
+// Errors name the file and what to do (permissions, disk full, newer schema than this binary).
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options, Clock& clock);
+
+}  // namespace vc::store
