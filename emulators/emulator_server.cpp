@@ -29,11 +29,16 @@ std::string HeaderOr(const httplib::Request& req, const std::string& name, std::
 }
 
 Json FaultRuleToJson(const FaultRule& r) {
-  Json j{{"method", r.method},         {"path_regex", r.path_regex},
-         {"times", r.times},           {"status", r.status},
-         {"body", r.body},             {"content_type", r.content_type},
-         {"delay_ms", r.delay_ms},     {"malformed", r.malformed},
-         {"drop_connection", r.drop_connection}, {"pass_through", r.pass_through}};
+  Json j{{"method", r.method},
+         {"path_regex", r.path_regex},
+         {"times", r.times},
+         {"status", r.status},
+         {"body", r.body},
+         {"content_type", r.content_type},
+         {"delay_ms", r.delay_ms},
+         {"malformed", r.malformed},
+         {"drop_connection", r.drop_connection},
+         {"pass_through", r.pass_through}};
   if (r.retry_after) j["retry_after"] = *r.retry_after;
   return j;
 }
@@ -75,7 +80,9 @@ EmulatorServer::EmulatorServer(std::string name, Clock& clock)
   server_.set_payload_max_length(256 * 1024 * 1024);
 }
 
-EmulatorServer::~EmulatorServer() { Stop(); }
+EmulatorServer::~EmulatorServer() {
+  Stop();
+}
 
 int EmulatorServer::Start() {
   RegisterControlRoutes();
@@ -89,8 +96,9 @@ int EmulatorServer::Start() {
   server_.Put(".*", unknown);
   server_.Patch(".*", unknown);
   server_.Delete(".*", unknown);
-  server_.set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) { return ApplyFaults(req, res); });
+  server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return ApplyFaults(req, res);
+  });
   server_.set_logger(
       [this](const httplib::Request& req, const httplib::Response& res) { Record(req, res); });
   port_ = server_.bind_to_any_port("127.0.0.1");
@@ -107,7 +115,9 @@ void EmulatorServer::Stop() {
   }
 }
 
-std::string EmulatorServer::BaseUrl() const { return fmt::format("http://127.0.0.1:{}", port_); }
+std::string EmulatorServer::BaseUrl() const {
+  return fmt::format("http://127.0.0.1:{}", port_);
+}
 
 std::vector<CallRecord> EmulatorServer::Calls() const {
   std::lock_guard lock(log_mu_);
@@ -144,7 +154,8 @@ void EmulatorServer::ClearFaults() {
 }
 
 std::string EmulatorServer::FaultBody(int status) const {
-  return Json{{"error", {{"code", "InjectedFault"}, {"message", fmt::format("injected {}", status)}}}}
+  return Json{
+      {"error", {{"code", "InjectedFault"}, {"message", fmt::format("injected {}", status)}}}}
       .dump();
 }
 
@@ -185,11 +196,10 @@ httplib::Server::HandlerResponse EmulatorServer::ApplyFaults(const httplib::Requ
   if (hit->drop_connection) {
     // Promise a body, send half of it, then abort: the client sees a broken transfer.
     res.status = 200;
-    res.set_content_provider(
-        1000, "application/json", [](size_t, size_t, httplib::DataSink& sink) {
-          sink.write("{\"partial\":", 11);
-          return false;
-        });
+    res.set_content_provider(1000, "application/json", [](size_t, size_t, httplib::DataSink& sink) {
+      sink.write("{\"partial\":", 11);
+      return false;
+    });
     return httplib::Server::HandlerResponse::Handled;
   }
   if (hit->malformed) {
@@ -224,9 +234,15 @@ void EmulatorServer::RegisterControlRoutes() {
   server_.Get("/_emulator/calls", [this](const httplib::Request&, httplib::Response& res) {
     Json out = Json::array();
     for (const auto& c : Calls()) {
-      out.push_back({{"seq", c.seq},         {"method", c.method}, {"path", c.path},
-                     {"query", c.query},     {"auth", c.auth},     {"content_type", c.content_type},
-                     {"body", c.body},       {"status", c.status}, {"assertion", c.assertion},
+      out.push_back({{"seq", c.seq},
+                     {"method", c.method},
+                     {"path", c.path},
+                     {"query", c.query},
+                     {"auth", c.auth},
+                     {"content_type", c.content_type},
+                     {"body", c.body},
+                     {"status", c.status},
+                     {"assertion", c.assertion},
                      {"at_ms", c.at_ms}});
     }
     SendJson(res, 200, out);

@@ -29,7 +29,7 @@ struct CallRecord {
   std::string method;
   std::string path;
   std::string query;  // raw query string as received, without '?'
-  std::string auth;   // the Authorization scheme only ("Bearer", "api_key", "none"); never the value
+  std::string auth;  // the Authorization scheme only ("Bearer", "api_key", "none"); never the value
   std::string content_type;
   std::string body;  // first 64 KiB of the request body
   int status = 0;
@@ -44,13 +44,13 @@ struct FaultRule {
   std::string path_regex = ".*";
   int times = 1;
   int status = 503;
-  std::string body;                         // empty: a service-shaped error body is not added
+  std::string body;  // empty: a service-shaped error body is not added
   std::string content_type = "application/json";
-  std::optional<std::string> retry_after;   // header value, seconds or HTTP-date
-  int delay_ms = 0;                         // sleep before answering (slow response)
-  bool malformed = false;                   // 200 with a truncated JSON body
-  bool drop_connection = false;             // close the connection mid-response
-  bool pass_through = false;                // only delay, then answer normally
+  std::optional<std::string> retry_after;  // header value, seconds or HTTP-date
+  int delay_ms = 0;                        // sleep before answering (slow response)
+  bool malformed = false;                  // 200 with a truncated JSON body
+  bool drop_connection = false;            // close the connection mid-response
+  bool pass_through = false;               // only delay, then answer normally
 };
 
 Json FaultRuleToJson(const FaultRule& rule);
@@ -102,8 +102,7 @@ class EmulatorServer {
 
  private:
   void RegisterControlRoutes();
-  httplib::Server::HandlerResponse ApplyFaults(const httplib::Request& req,
-                                               httplib::Response& res);
+  httplib::Server::HandlerResponse ApplyFaults(const httplib::Request& req, httplib::Response& res);
   void Record(const httplib::Request& req, const httplib::Response& res);
 
   std::string name_;
@@ -123,7 +122,8 @@ class EmulatorServer {
 };
 
 // Helpers for route handlers.
-std::string HeaderOr(const httplib::Request& req, const std::string& name, std::string fallback = "");
+std::string HeaderOr(const httplib::Request& req, const std::string& name,
+                     std::string fallback = "");
 // Case-insensitive ASCII comparison.
 bool IEquals(std::string_view a, std::string_view b);
 std::string ToLower(std::string_view s);

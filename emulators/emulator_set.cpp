@@ -15,7 +15,9 @@ EmulatorSet::EmulatorSet(EmulatorSetOptions options, Clock& clock)
       vmray_(std::make_unique<VmrayEmulator>(std::move(options.vmray), clock, tokens_)),
       mde_(std::make_unique<MdeEmulator>(std::move(options.mde), clock, tokens_)) {}
 
-EmulatorSet::~EmulatorSet() { Stop(); }
+EmulatorSet::~EmulatorSet() {
+  Stop();
+}
 
 void EmulatorSet::Start() {
   entra_->Start();

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
 
   try {
     vc::emu::EmulatorSetOptions options;
-    if (!options_file.empty()) options = vc::emu::EmulatorSetOptions::FromJson(read_json(options_file));
+    if (!options_file.empty())
+      options = vc::emu::EmulatorSetOptions::FromJson(read_json(options_file));
     vc::emu::EmulatorSet set(std::move(options));
     set.Start();
     if (!seed_file.empty()) {

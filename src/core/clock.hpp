@@ -49,6 +49,8 @@ Clock& DefaultClock();
 inline int64_t ToUnixMillis(TimePoint t) {
   return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
 }
-inline TimePoint FromUnixMillis(int64_t ms) { return TimePoint{Millis{ms}}; }
+inline TimePoint FromUnixMillis(int64_t ms) {
+  return TimePoint{Millis{ms}};
+}
 
 }  // namespace vc

@@ -35,8 +35,8 @@ Result<Json> ParseJson(std::string_view text, std::string_view what) {
 JsonReader::JsonReader(const Json& object, std::string path)
     : object_(object), path_(std::move(path)) {
   if (!object_.is_object()) {
-    error_ = MakeError(ErrorCode::kProtocol,
-                       fmt::format("{}: expected a JSON object, got {}", path_, object_.type_name()));
+    error_ = MakeError(ErrorCode::kProtocol, fmt::format("{}: expected a JSON object, got {}",
+                                                         path_, object_.type_name()));
   }
 }
 

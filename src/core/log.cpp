@@ -67,8 +67,12 @@ ScopedLogContext::ScopedLogContext(LogFields fields) : previous_size_(tls_contex
   for (auto& f : fields) tls_context.push_back(std::move(f));
 }
 
-ScopedLogContext::~ScopedLogContext() { tls_context.resize(previous_size_); }
+ScopedLogContext::~ScopedLogContext() {
+  tls_context.resize(previous_size_);
+}
 
-const LogFields& CurrentLogContext() { return tls_context; }
+const LogFields& CurrentLogContext() {
+  return tls_context;
+}
 
 }  // namespace vc

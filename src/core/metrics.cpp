@@ -16,13 +16,16 @@ struct MetricInfo {
 // Every metric the connector exports. An unknown name is a programming error.
 const std::map<std::string, MetricInfo>& Catalogue() {
   static const std::map<std::string, MetricInfo> kMetrics = {
-      {"vc_http_requests_total", {"HTTP requests sent, by service, operation and status class", {}}},
+      {"vc_http_requests_total",
+       {"HTTP requests sent, by service, operation and status class", {}}},
       {"vc_http_retries_total", {"HTTP attempts retried, by service and reason", {}}},
       {"vc_http_throttled_total", {"HTTP 429 answers received, by service", {}}},
       {"vc_http_request_seconds",
-       {"HTTP request latency by service", {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}}},
+       {"HTTP request latency by service",
+        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}}},
       {"vc_errors_total", {"Errors that failed a job step, by error code", {}}},
-      {"vc_token_refreshes_total", {"Entra access tokens fetched, by resource kind and reason", {}}},
+      {"vc_token_refreshes_total",
+       {"Entra access tokens fetched, by resource kind and reason", {}}},
       {"vc_rate_limiter_waits_total", {"Requests delayed by a local rate limiter, by limiter", {}}},
       {"vc_rate_limiter_utilisation", {"Fraction of the tightest window used, by limiter", {}}},
       {"vc_job_transitions_total", {"Job state transitions, by kind, from and to", {}}},

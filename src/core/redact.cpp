@@ -80,8 +80,9 @@ bool IsSensitiveHeader(std::string_view name) {
 
 bool IsSensitiveParam(std::string_view name) {
   static constexpr std::array<std::string_view, 11> kNames = {
-      "sig",          "code",          "api_key",  "apikey",   "key",       "client_secret",
-      "access_token", "refresh_token", "password", "assertion", "client_assertion"};
+      "sig",      "code",          "api_key",         "apikey",
+      "key",      "client_secret", "access_token",    "refresh_token",
+      "password", "assertion",     "client_assertion"};
   return std::any_of(kNames.begin(), kNames.end(),
                      [&](std::string_view n) { return IEquals(n, name); });
 }
@@ -101,6 +102,8 @@ std::string RedactUrl(std::string_view url) {
   return Scrub(out);
 }
 
-std::string RedactFormBody(std::string_view body) { return Scrub(RedactPairs(body)); }
+std::string RedactFormBody(std::string_view body) {
+  return Scrub(RedactPairs(body));
+}
 
 }  // namespace vc

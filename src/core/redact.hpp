@@ -28,7 +28,9 @@ class Redactor {
   std::deque<std::string> values_;
 };
 
-inline std::string Scrub(std::string_view text) { return Redactor::Global().Scrub(text); }
+inline std::string Scrub(std::string_view text) {
+  return Redactor::Global().Scrub(text);
+}
 
 bool IsSensitiveHeader(std::string_view name);
 bool IsSensitiveParam(std::string_view name);

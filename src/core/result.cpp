@@ -6,17 +6,28 @@ namespace vc {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "InvalidArgument";
-    case ErrorCode::kUnauthenticated: return "Unauthenticated";
-    case ErrorCode::kPermissionDenied: return "PermissionDenied";
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kConflict: return "Conflict";
-    case ErrorCode::kRateLimited: return "RateLimited";
-    case ErrorCode::kUnavailable: return "Unavailable";
-    case ErrorCode::kTimeout: return "Timeout";
-    case ErrorCode::kCancelled: return "Cancelled";
-    case ErrorCode::kProtocol: return "Protocol";
-    case ErrorCode::kInternal: return "Internal";
+    case ErrorCode::kInvalidArgument:
+      return "InvalidArgument";
+    case ErrorCode::kUnauthenticated:
+      return "Unauthenticated";
+    case ErrorCode::kPermissionDenied:
+      return "PermissionDenied";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kConflict:
+      return "Conflict";
+    case ErrorCode::kRateLimited:
+      return "RateLimited";
+    case ErrorCode::kUnavailable:
+      return "Unavailable";
+    case ErrorCode::kTimeout:
+      return "Timeout";
+    case ErrorCode::kCancelled:
+      return "Cancelled";
+    case ErrorCode::kProtocol:
+      return "Protocol";
+    case ErrorCode::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

@@ -31,10 +31,10 @@ struct Error {
   ErrorCode code = ErrorCode::kInternal;
   // Human-actionable and already redacted: it may end up in a comment or on the status page.
   std::string message;
-  int http_status = 0;           // 0 when no HTTP response was received
-  std::string service;           // "vmray", "mde", "entra", ...
-  std::string service_code;      // the service's own error code, e.g. "ActiveRequestAlreadyExists"
-  std::string request_id;        // the service's request/correlation id, for support tickets
+  int http_status = 0;       // 0 when no HTTP response was received
+  std::string service;       // "vmray", "mde", "entra", ...
+  std::string service_code;  // the service's own error code, e.g. "ActiveRequestAlreadyExists"
+  std::string request_id;    // the service's request/correlation id, for support tickets
   std::optional<std::chrono::seconds> retry_after;  // when the service told us how long to wait
 
   // Transient errors are worth another attempt later; the others need a human or new input.
@@ -48,7 +48,7 @@ Error MakeError(ErrorCode code, std::string message);
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT implicit
+  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}      // NOLINT implicit
   Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT implicit
 
   bool has_value() const { return data_.index() == 0; }
@@ -88,15 +88,17 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status Ok() { return {}; }
+inline Status Ok() {
+  return {};
+}
 
 }  // namespace vc
 
 // Propagates the error of an expression returning Result<...>.
-#define VC_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    auto vc_status_ = (expr);                     \
-    if (!vc_status_) return vc_status_.error();   \
+#define VC_RETURN_IF_ERROR(expr)                \
+  do {                                          \
+    auto vc_status_ = (expr);                   \
+    if (!vc_status_) return vc_status_.error(); \
   } while (false)
 
 #define VC_CONCAT_INNER(a, b) a##b
@@ -106,4 +108,5 @@ inline Status Ok() { return {}; }
   if (!tmp) return tmp.error();                  \
   lhs = std::move(tmp).value()
 // VC_ASSIGN_OR_RETURN(auto x, Foo()); assigns the value or returns the error.
-#define VC_ASSIGN_OR_RETURN(lhs, expr) VC_ASSIGN_OR_RETURN_IMPL(VC_CONCAT(vc_r_, __LINE__), lhs, expr)
+#define VC_ASSIGN_OR_RETURN(lhs, expr) \
+  VC_ASSIGN_OR_RETURN_IMPL(VC_CONCAT(vc_r_, __LINE__), lhs, expr)

@@ -92,9 +92,8 @@ std::string FormatIso8601(TimePoint t) {
 std::string FormatIso8601Millis(TimePoint t) {
   const std::tm tm = ToUtcTm(t);
   const auto ms = ToUnixMillis(t) % 1000;
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ms < 0 ? ms + 1000 : ms);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms < 0 ? ms + 1000 : ms);
 }
 
 std::string FormatVmrayTime(TimePoint t) {

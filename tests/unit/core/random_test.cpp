@@ -24,7 +24,8 @@ TEST(Random, UniformStaysInRange) {
 TEST(Random, Uuid4Format) {
   CryptoRandom r;
   const std::string u = r.Uuid4();
-  EXPECT_TRUE(std::regex_match(u, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+  EXPECT_TRUE(std::regex_match(
+      u, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
       << u;
   EXPECT_NE(r.HexToken(16), r.HexToken(16));
 }

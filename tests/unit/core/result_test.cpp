@@ -45,8 +45,9 @@ TEST(Error, ToStringCarriesServiceDetails) {
   e.service_code = "TooManyRequests";
   e.request_id = "abc";
   e.retry_after = std::chrono::seconds(7);
-  EXPECT_EQ(e.ToString(),
-            "RateLimited [mde http=429 code=TooManyRequests request-id=abc retry-after=7s]: slow down");
+  EXPECT_EQ(
+      e.ToString(),
+      "RateLimited [mde http=429 code=TooManyRequests request-id=abc retry-after=7s]: slow down");
   EXPECT_TRUE(e.IsTransient());
   EXPECT_FALSE(MakeError(ErrorCode::kPermissionDenied, "x").IsTransient());
 }
