@@ -80,7 +80,7 @@ struct Sample {
   std::string verdict;        // VMRay verdict once finished
   std::string result_json;    // cached VMRay results the write-backs need (details, VTIs)
   std::string reason;         // why it failed, for humans
-  std::optional<TimePoint> analysed_at;   // when VMRay finished the analysis we rely on
+  std::optional<TimePoint> analysed_at;  // when VMRay finished the analysis we rely on
   std::optional<TimePoint> submitted_at;
   TimePoint updated_at;
 };
@@ -105,7 +105,7 @@ struct OutboxItem {
   int64_t job_id = 0;
   std::string state;  // "pending", "done", "failed"
   std::string reason;
-  int attempts = 0;   // delivery attempts *started* (written before the call goes out)
+  int attempts = 0;  // delivery attempts *started* (written before the call goes out)
   TimePoint next_attempt_at;
   TimePoint created_at;
   std::optional<TimePoint> done_at;
@@ -134,22 +134,30 @@ class Store {
   // expired, oldest due first. The lease lasts until now + lease_for.
   virtual Result<std::vector<Job>> LeaseDueJobs(TimePoint now, const std::string& owner,
                                                 Millis lease_for, int limit) = 0;
-  // Writes the job's new state and releases the lease.
+  // Writes the job's new state and releases the lease. A lease that ran out but was not taken
+  // by anyone else still counts as held. Lost lease or final job: kConflict ("lease lost: job N
+  // is held by X"); unknown job: kNotFound.
   virtual Status UpdateJob(const JobUpdate& update) = 0;
   // UpdateJob and EnqueueOutbox in one transaction (items whose key exists are skipped).
   virtual Status UpdateJobAndEnqueue(const JobUpdate& update,
                                      const std::vector<NewOutboxItem>& items) = 0;
+  // Writes the payload of a job the caller holds the lease of, keeping the lease: a step records
+  // that it is about to do something irreversible (a submission) before doing it.
+  virtual Status SaveJobPayload(int64_t id, const std::string& lease_owner,
+                                const std::string& payload) = 0;
   virtual Result<std::optional<Job>> GetJob(int64_t id) = 0;
   virtual Result<std::optional<Job>> GetJobByKey(const std::string& key) = 0;
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;
   virtual Result<std::vector<JobCount>> CountJobs() = 0;
   // Makes non-final, unleased jobs of `group_key` in `state` due now. Returns how many.
+  // (An expired lease counts as unleased; a job already due earlier keeps its earlier time.)
   virtual Result<int> WakeJobs(const std::string& group_key, const std::string& state,
                                TimePoint now) = 0;
   // Drops every lease held by `owner` (clean shutdown) or, with an empty owner, every lease
   // (start-up of a single-instance store: the previous process is gone).
   virtual Status ReleaseLeases(const std::string& owner) = 0;
-  // next_attempt_at of the oldest non-final job that is due at `now`, if any.
+  // next_attempt_at of the oldest non-final job that is due at `now`, if any. Jobs under a live
+  // lease are being worked on, not waiting, and do not count.
   virtual Result<std::optional<TimePoint>> OldestDueJob(TimePoint now) = 0;
 
   // Samples. ClaimSample makes `job_id` the owner of the sha256's collection and submission
@@ -171,8 +179,12 @@ class Store {
   virtual Status UpdateOutbox(const OutboxUpdate& update) = 0;
   // Finishes an outbox item and its job together: the item becomes done/failed and the job
   // gets `job_update` (which does not need the job's lease: the outbox owns the job's last step).
+  // job_update.id == 0 finishes the item alone; a job id other than the item's is refused.
   virtual Status CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) = 0;
   virtual Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) = 0;  // 0: all (newest 1000)
+
+  // Job ids stored with samples and outbox items must name existing jobs (0: none); the SQLite
+  // store enforces this with foreign keys (kConflict).
 
   // Cursors: small named values (last alert time seen, feed checkpoints).
   virtual Result<std::optional<std::string>> GetCursor(const std::string& name) = 0;

@@ -1,0 +1,67 @@
+// Microsoft Defender for Endpoint API client: alerts, machines, machine actions and Live
+// Response. Calls go through the shared pipeline (Entra token, MDE rate limiters, retry);
+// MDE's {"error":{"code","message","target"}} becomes a vc::Error with the target as request id.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clients/defender/models.hpp"
+#include "http/pipeline.hpp"
+
+namespace vc::mde {
+
+struct AlertQuery {
+  std::optional<TimePoint> created_since;      // alertCreationTime ge ...
+  std::vector<std::string> statuses;           // status in (...)
+  std::vector<std::string> severities;         // severity in (...)
+  std::vector<std::string> detection_sources;  // detectionSource in (...)
+  int top = 500;
+  int skip = 0;
+  bool expand_evidence = true;
+};
+
+struct LiveResponseCommand {
+  std::string type;  // GetFile, RunScript, PutFile
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+class Client {
+ public:
+  // `download` is a pipeline *without* auth, for the storage links Live Response hands out:
+  // an MDE token must never be sent to them.
+  Client(std::string base_url, std::shared_ptr<http::Pipeline> api,
+         std::shared_ptr<http::Pipeline> download);
+
+  Result<std::vector<Alert>> ListAlerts(const AlertQuery& query);
+  Result<Alert> GetAlert(const std::string& alert_id);
+  Status AddAlertComment(const std::string& alert_id, const std::string& comment);
+  Result<Machine> GetMachine(const std::string& machine_id);
+  Result<std::vector<MachineAction>> ListMachineActions(const std::string& machine_id);
+  Result<MachineAction> GetMachineAction(const std::string& action_id);
+  Result<MachineAction> CancelMachineAction(const std::string& action_id,
+                                            const std::string& comment);
+  Result<MachineAction> RunLiveResponse(const std::string& machine_id,
+                                        const std::vector<LiveResponseCommand>& commands,
+                                        const std::string& comment);
+  Result<std::string> LiveResponseResultLink(const std::string& action_id, int command_index);
+  // Downloads a result link's bytes (a gzip for GetFile) with a size ceiling.
+  Result<std::string> Download(const std::string& url);
+  // Read-only check of URL, token and Alert.Read permission.
+  Status HealthCheck();
+
+ private:
+  http::Request Make(http::Method method, const std::string& path,
+                     const std::string& operation) const;
+  Result<Json> Call(http::Request request, const std::string& what);
+
+  std::string base_url_;
+  std::shared_ptr<http::Pipeline> api_;
+  std::shared_ptr<http::Pipeline> download_;
+};
+
+// An OData string literal: single quotes doubled, the whole value quoted.
+std::string ODataString(std::string_view value);
+
+}  // namespace vc::mde

@@ -1,0 +1,60 @@
+// VMRay REST client (Analyzer, FinalVerdict, TotalInsight). Every call goes through the shared
+// HTTP pipeline; answers are unwrapped from the {"result","data"} envelope, lists follow
+// continuation ids, and VMRay's error envelope becomes a vc::Error that says what to do.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clients/vmray/models.hpp"
+#include "http/pipeline.hpp"
+
+namespace vc::vmray {
+
+struct SubmitRequest {
+  std::string filename;  // file submissions
+  std::string content;   // the file's bytes
+  std::string url;       // URL submissions (then filename/content are empty)
+  std::vector<std::string> tags;
+  std::string comment;
+  Json user_config = Json::object();  // e.g. {"timeout": 120}
+};
+
+class Client {
+ public:
+  // `base_url` is the console URL (https://eu.cloud.vmray.com); a missing scheme means https.
+  Client(std::string base_url, std::shared_ptr<http::Pipeline> pipeline);
+
+  Result<Json> SystemInfo();
+  // Chooses md5/sha1/sha256 by length; an empty list means VMRay has never seen the hash.
+  Result<std::vector<Sample>> SamplesByHash(const std::string& hash);
+  Result<Sample> GetSample(int64_t sample_id);
+  Result<SubmitResult> Submit(const SubmitRequest& request);
+  Result<Submission> GetSubmission(int64_t submission_id);
+  Result<std::vector<Submission>> SubmissionsOfSample(int64_t sample_id);
+  Result<std::vector<Analysis>> AnalysesOfSubmission(int64_t submission_id);
+  Result<std::vector<Vti>> Vtis(int64_t sample_id);
+  // `verdict` empty: all IOCs; else /iocs/verdict/<verdict>.
+  Result<Json> Iocs(int64_t sample_id, const std::string& verdict = "");
+  // Read-only check that the URL and key work (system_info).
+  Status HealthCheck();
+
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  http::Request Get(const std::string& path, const std::string& operation) const;
+  // Sends, maps errors, checks the envelope; returns the whole body ("data" and paging keys).
+  Result<Json> Call(http::Request request, const std::string& what);
+  Result<Json> Data(http::Request request, const std::string& what);
+  // Concatenates the data arrays of a list and its continuation pages.
+  Result<std::vector<Json>> List(http::Request request, const std::string& what);
+
+  std::string base_url_;
+  std::shared_ptr<http::Pipeline> pipeline_;
+};
+
+// VMRay tags allow letters, digits and _.:- (threat names like "Trojan:Win32/X!ml" are not).
+std::string SanitizeTag(std::string_view tag);
+
+}  // namespace vc::vmray

@@ -1,0 +1,52 @@
+#include "jobs/retry.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/metrics.hpp"
+#include "core/random.hpp"
+
+namespace vc::jobs {
+
+StepResult RetryStep(const store::Job& job, const Error& error, const std::string& what,
+                     const RetryPlan& plan) {
+  Metrics::Global().Inc("vc_errors_total", {{"code", std::string(ErrorCodeName(error.code))}});
+  StepResult r;
+  r.state = job.state;
+  r.progressed = false;
+  const int attempt = job.attempts + 1;
+  int max_attempts = plan.max_other_attempts;
+  Millis delay;
+  std::string kind;
+  if (error.IsTransient()) {
+    max_attempts = plan.max_transient_attempts;
+    const double exp =
+        std::min<double>(static_cast<double>(plan.cap.count()),
+                         static_cast<double>(plan.base.count()) * (1 << std::min(attempt, 20)));
+    // Half fixed, half jitter: spreads many jobs hitting one outage.
+    delay = Millis(static_cast<int64_t>(exp / 2 + DefaultRandom().Uniform(0, exp / 2)));
+    if (error.retry_after) delay = std::max(delay, Millis(error.retry_after->count() * 1000));
+    kind = "retrying";
+  } else if (error.code == ErrorCode::kUnauthenticated ||
+             error.code == ErrorCode::kPermissionDenied) {
+    max_attempts = plan.max_blocked_attempts;
+    delay = plan.blocked_wait;
+    kind = "blocked";
+  } else {
+    delay = std::min(plan.cap, Millis(plan.base.count() * (1 << std::min(attempt, 10))));
+    kind = "retrying";
+  }
+  if (attempt > max_attempts) {
+    r.state = "failed";
+    r.final = true;
+    r.reason = fmt::format("{} failed {} times, giving up: {}", what, attempt, error.ToString());
+    return r;
+  }
+  r.delay = delay;
+  r.reason = fmt::format("{} ({} {}/{}, next in {} s): {}", what, kind, attempt, max_attempts,
+                         delay.count() / 1000, error.ToString());
+  return r;
+}
+
+}  // namespace vc::jobs

@@ -1,0 +1,655 @@
+#include "pipelines/defender_alerts/evidence_job.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/hash.hpp"
+#include "core/metrics.hpp"
+#include "core/time.hpp"
+#include "http/gzip.hpp"
+#include "jobs/retry.hpp"
+
+namespace vc::defender {
+namespace {
+
+using jobs::StepResult;
+
+constexpr std::string_view kCollectionFailure = "collection: ";
+constexpr std::string_view kAnalysisFailure = "analysis: ";
+constexpr int kMaxClaims = 2;
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+StepResult Go(std::string state, std::string reason, const EvidencePayload& p,
+              Millis delay = Millis(0)) {
+  StepResult r;
+  r.state = std::move(state);
+  r.reason = std::move(reason);
+  r.payload = p.Dump();
+  r.delay = delay;
+  return r;
+}
+
+StepResult End(std::string state, std::string reason, const EvidencePayload& p) {
+  StepResult r = Go(std::move(state), std::move(reason), p);
+  r.final = true;
+  return r;
+}
+
+std::string AcquisitionComment(const EvidencePayload& p) {
+  return "VMRay Connector File Acquisition Job for " + p.sha256;
+}
+
+std::string Minutes(Millis d) {
+  return fmt::format("{} min", d.count() / 60'000);
+}
+
+}  // namespace
+
+EvidenceJob::EvidenceJob(DefenderOptions options, store::Store& store, vmray::Client& vmray,
+                         mde::Client& mde, std::function<void()> notify)
+    : options_(std::move(options)),
+      store_(store),
+      vmray_(vmray),
+      mde_(mde),
+      notify_(std::move(notify)) {}
+
+std::string EvidenceJob::DeviceName(const EvidencePayload& p) const {
+  return p.computer_dns_name.empty() ? p.machine_id : p.computer_dns_name;
+}
+
+StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
+  auto parsed = EvidencePayload::Parse(ctx.job.payload);
+  if (!parsed) {
+    StepResult r;
+    r.state = "failed";
+    r.final = true;
+    r.reason = "job payload is unreadable (" + parsed.error().message + ")";
+    return r;
+  }
+  EvidencePayload& p = *parsed;
+  const std::string& s = ctx.job.state;
+  if (s == "new") return OnNew(ctx, p);
+  if (s == "looking_up") return OnLookup(ctx, p);
+  if (s == "waiting_for_sample") return OnWaiting(ctx, p);
+  if (s == "collecting") return OnCollecting(ctx, p);
+  if (s == "collection_pending") return OnCollectionPending(ctx, p);
+  if (s == "downloading") return OnDownloading(ctx, p);
+  if (s == "analysing") return OnAnalysing(ctx, p);
+  if (s == "no_file_evidence") return End("skipped", p.skip_reason, p);
+  if (s == "writing_back") {
+    // Only reached if the write-back row went missing: enqueue it again (same key, no duplicate).
+    auto sample = store_.GetSample(p.sha256);
+    if (sample && *sample && (*sample)->state == "finished") {
+      if (auto result = SampleResult::Parse((*sample)->result_json)) return Report(p, *result);
+    }
+    return OnNew(ctx, p);
+  }
+  return End("failed", "unknown job state " + s, p);
+}
+
+StepResult EvidenceJob::OnNew(const jobs::StepContext& ctx, EvidencePayload& p) {
+  const TimePoint reuse_after =
+      options_.resubmit_after_days > 0
+          ? ctx.now - std::chrono::hours(24) * options_.resubmit_after_days
+          : ctx.now + Millis(1);
+  auto row = store_.ClaimSample(p.sha256, ctx.job.id, ctx.now, reuse_after);
+  if (!row) return jobs::RetryStep(ctx.job, row.error(), "claiming the sample");
+  if (row->state == "finished") {
+    auto result = SampleResult::Parse(row->result_json);
+    if (result) return Report(p, *result);
+    // A cached result we cannot read is worth nothing: look the sample up again.
+  }
+  if (row->owner_job_id == ctx.job.id && row->state == "collecting") {
+    p.owner = true;
+    ++p.claims;
+    return Go("looking_up", "looking up the file in VMRay", p);
+  }
+  return Go("waiting_for_sample",
+            fmt::format("another alert's job ({}) is already {} this file; waiting for its verdict",
+                        row->owner_job_id, row->state == "submitted" ? "analysing" : "collecting"),
+            p, options_.wait_for_sample_poll);
+}
+
+StepResult EvidenceJob::OnWaiting(const jobs::StepContext& ctx, EvidencePayload& p) {
+  auto row = store_.GetSample(p.sha256);
+  if (!row) return jobs::RetryStep(ctx.job, row.error(), "reading the sample state");
+  if (!*row) return OnNew(ctx, p);
+  const store::Sample& s = **row;
+  if (s.state == "finished") {
+    auto result = SampleResult::Parse(s.result_json);
+    if (result) return Report(p, *result);
+    return OnNew(ctx, p);
+  }
+  if (s.state == "failed") {
+    const bool collection = s.reason.rfind(kCollectionFailure, 0) == 0;
+    if (!collection || p.claims >= kMaxClaims) return Fail(ctx, p, "", s.reason);
+    // The owner could not get the file (its device offline, say): try from this alert's device.
+    return OnNew(ctx, p);
+  }
+  return Go("waiting_for_sample",
+            fmt::format("another alert's job ({}) is {} this file; waiting for its verdict",
+                        s.owner_job_id, s.state == "submitted" ? "analysing" : "collecting"),
+            p, options_.wait_for_sample_poll);
+}
+
+StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& p) {
+  auto samples = vmray_.SamplesByHash(p.sha256);
+  if (!samples) return jobs::RetryStep(ctx.job, samples.error(), "VMRay hash lookup");
+  const vmray::Sample* known = nullptr;
+  for (const auto& s : *samples) {
+    if (Lower(s.sha256) == p.sha256) known = &s;
+  }
+  if (known) {
+    auto subs = vmray_.SubmissionsOfSample(known->sample_id);
+    if (!subs)
+      return jobs::RetryStep(ctx.job, subs.error(), "listing the sample's VMRay submissions");
+    std::optional<TimePoint> last_finished;
+    const vmray::Submission* running = nullptr;
+    for (const auto& sub : *subs) {
+      if (sub.finished) {
+        const auto t = sub.finish_time ? sub.finish_time : sub.created;
+        if (t && (!last_finished || *t > *last_finished)) last_finished = t;
+      } else if (sub.created && ctx.now - *sub.created < options_.analysis_timeout) {
+        running = &sub;
+      }
+    }
+    const bool fresh =
+        last_finished &&
+        (p.accept_cached ||
+         (options_.resubmit_after_days > 0 &&
+          ctx.now - *last_finished < std::chrono::hours(24) * options_.resubmit_after_days));
+    if (fresh) {
+      vmray::Sample sample = *known;
+      if (sample.verdict.empty()) {
+        auto full = vmray_.GetSample(known->sample_id);
+        if (!full) return jobs::RetryStep(ctx.job, full.error(), "reading the VMRay sample");
+        sample = std::move(*full);
+      }
+      auto vtis = vmray_.Vtis(sample.sample_id);
+      if (!vtis) return jobs::RetryStep(ctx.job, vtis.error(), "reading the VMRay VTIs");
+      p.sample_id = sample.sample_id;
+      return Finished(ctx, p, SampleResult::From(sample, std::move(*vtis), last_finished));
+    }
+    if (running && !p.accept_cached) {
+      // Someone already submitted this file and VMRay is on it: wait for that instead of paying
+      // twice.
+      p.submission_id = running->submission_id;
+      p.sample_id = known->sample_id;
+      p.submitted_at = running->created;
+      if (auto s = MarkSample(ctx.job.id, p, "submitted", ctx.now); !s)
+        return jobs::RetryStep(ctx.job, s.error(), "recording the submission");
+      return Go(
+          "analysing",
+          fmt::format("VMRay is already analysing this file (submission {})", p.submission_id), p,
+          options_.analysis_poll_interval);
+    }
+  }
+  if (p.IsAv()) {
+    if (!options_.fetch_quarantined_files) {
+      if (auto s = MarkSample(ctx.job.id, p, "failed", ctx.now,
+                              std::string(kCollectionFailure) + "FetchQuarantinedFiles is off");
+          !s) {
+        return jobs::RetryStep(ctx.job, s.error(), "recording the sample state");
+      }
+      WakeWaiters(p.sha256, ctx.now);
+      return End("skipped", "the file is in Defender quarantine and FetchQuarantinedFiles is off",
+                 p);
+    }
+    // The quarantine script path is a separate capability; release the file so an EDR alert
+    // with the same file on disk elsewhere can collect it meanwhile.
+    if (auto s = MarkSample(ctx.job.id, p, "failed", ctx.now,
+                            std::string(kCollectionFailure) + "the file is in Defender quarantine");
+        !s) {
+      return jobs::RetryStep(ctx.job, s.error(), "recording the sample state");
+    }
+    WakeWaiters(p.sha256, ctx.now);
+    return End("waiting_for_quarantine_collection",
+               "VMRay does not know this file and Defender quarantined it on " + DeviceName(p) +
+                   "; collecting quarantined files needs the Live Response collection script",
+               p);
+  }
+  if (p.machine_id.empty())
+    return Fail(ctx, p, "collection", "the alert names no device to collect the file from");
+  p.collection_started_at = ctx.now;
+  return Go("collecting",
+            "VMRay does not know this file (or its analysis is older than VmrayResubmitAfter); "
+            "collecting it with Live Response",
+            p);
+}
+
+StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePayload& p) {
+  const TimePoint started = p.collection_started_at.value_or(ctx.now);
+  if (ctx.now - started > options_.lr_give_up) {
+    return Fail(
+        ctx, p, "collection",
+        fmt::format(
+            "could not collect the file from {} within {} h (live_response.give_up_after_hours)",
+            DeviceName(p), options_.lr_give_up.count() / 3'600'000));
+  }
+  // Tenant-wide Live Response sessions are limited; count ours in flight.
+  if (auto counts = store_.CountJobs()) {
+    int64_t in_flight = 0;
+    for (const auto& c : *counts) {
+      if (c.kind == kJobKind && c.state == "collection_pending") in_flight += c.count;
+    }
+    if (in_flight >= options_.max_concurrent_sessions) {
+      return Go("collecting",
+                fmt::format("waiting for a free Live Response session ({} in use, tenant limit {})",
+                            in_flight, options_.max_concurrent_sessions),
+                p, Millis(30'000));
+    }
+  }
+  auto actions = mde_.ListMachineActions(p.machine_id);
+  if (!actions) {
+    if (actions.error().code == ErrorCode::kNotFound) {
+      return Fail(ctx, p, "collection",
+                  "device " + DeviceName(p) + " is not known to MDE (offboarded?)");
+    }
+    return jobs::RetryStep(ctx.job, actions.error(), "checking the device's machine actions");
+  }
+  const std::string comment = AcquisitionComment(p);
+  bool busy = false;
+  bool busy_with_ours = true;  // every active action on the device is another collection of ours
+  for (const auto& a : *actions) {
+    // Our own request from before a crash: continue with it instead of starting another.
+    if (a.type == "LiveResponse" && a.requestor_comment == comment && a.created &&
+        *a.created >= started - std::chrono::minutes(1)) {
+      p.action_id = a.id;
+      p.action_started_at = a.created;
+      return Go("collection_pending", "continuing Live Response action " + a.id, p);
+    }
+    if (a.IsActive()) {
+      busy = true;
+      busy_with_ours = busy_with_ours &&
+                       a.requestor_comment.rfind("VMRay Connector File Acquisition Job", 0) == 0;
+    }
+  }
+  if (busy) {
+    ++p.busy_checks;
+    // Our own collections are short and we know their pace; someone else's may take long.
+    return Go(
+        "collecting",
+        fmt::format(
+            "device {} is busy with {} Live Response action (check {}); waiting for it to finish",
+            DeviceName(p), busy_with_ours ? "another of our" : "someone else's", p.busy_checks),
+        p, busy_with_ours ? options_.lr_poll_interval : options_.busy_wait);
+  }
+  mde::LiveResponseCommand get_file{"GetFile", {{"Path", p.FullPath()}}};
+  auto action = mde_.RunLiveResponse(p.machine_id, {get_file}, comment);
+  if (!action) {
+    const Error& e = action.error();
+    if (e.service_code == "ActiveRequestAlreadyExists") {
+      ++p.busy_checks;
+      // Usually a race with another of our collections on this device; the next check tells
+      // whose session it is and waits accordingly.
+      return Go(
+          "collecting",
+          fmt::format("device {} already runs a Live Response session; waiting", DeviceName(p)), p,
+          options_.lr_poll_interval);
+    }
+    if (e.code == ErrorCode::kNotFound) {
+      return Fail(ctx, p, "collection",
+                  "device " + DeviceName(p) + " is not known to MDE (offboarded?)");
+    }
+    if (e.code == ErrorCode::kInvalidArgument) {
+      return Fail(ctx, p, "collection", "MDE refused the Live Response request: " + e.message);
+    }
+    return jobs::RetryStep(ctx.job, e, "starting Live Response");
+  }
+  p.action_id = action->id;
+  p.action_started_at = ctx.now;
+  ++p.lr_attempts;
+  return Go("collection_pending",
+            fmt::format("Live Response GetFile {} started on {} (action {})", p.FullPath(),
+                        DeviceName(p), p.action_id),
+            p, options_.lr_poll_interval);
+}
+
+StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, EvidencePayload& p) {
+  auto action = mde_.GetMachineAction(p.action_id);
+  if (!action) {
+    if (action.error().code == ErrorCode::kNotFound) {
+      p.action_id.clear();
+      return Go("collecting", "the Live Response action disappeared; starting again", p,
+                options_.busy_wait);
+    }
+    return jobs::RetryStep(ctx.job, action.error(), "polling the Live Response action");
+  }
+  const TimePoint started = p.collection_started_at.value_or(ctx.now);
+  if (action->status == "Pending" || action->status == "InProgress") {
+    if (ctx.now - started > options_.lr_give_up) {
+      auto cancelled =
+          mde_.CancelMachineAction(p.action_id, "Cancelled by VMRay Connector: gave up waiting");
+      if (!cancelled)
+        spdlog::warn("could not cancel machine action {}: {}", p.action_id,
+                     cancelled.error().message);
+      return Fail(
+          ctx, p, "collection",
+          fmt::format(
+              "device {} did not run the Live Response request within {} h; it may be offline",
+              DeviceName(p), options_.lr_give_up.count() / 3'600'000));
+    }
+    const std::string reason =
+        action->status == "Pending"
+            ? fmt::format(
+                  "waiting for device {} to pick up the Live Response request (an offline device "
+                  "runs it when it reconnects; giving up after {} h)",
+                  DeviceName(p), options_.lr_give_up.count() / 3'600'000)
+            : fmt::format("Live Response running on {}", DeviceName(p));
+    return Go("collection_pending", reason, p, options_.lr_poll_interval);
+  }
+  std::string errors;
+  const mde::CommandResult* get_file = nullptr;
+  for (const auto& c : action->commands) {
+    if (c.type == "GetFile") get_file = &c;
+    for (const auto& e : c.errors) errors += (errors.empty() ? "" : "; ") + e;
+  }
+  if (action->status == "Succeeded" && get_file) {
+    p.command_index = get_file->index;
+    return Go("downloading", "downloading the collected file", p);
+  }
+  const std::string detail = fmt::format("Live Response {} on {}{}", action->status, DeviceName(p),
+                                         errors.empty() ? "" : " (" + errors + ")");
+  const std::string lower = Lower(errors);
+  if (lower.find("not found") != std::string::npos ||
+      lower.find("does not exist") != std::string::npos) {
+    return Fail(
+        ctx, p, "collection",
+        fmt::format("the file {} is no longer on {}: {}", p.FullPath(), DeviceName(p), detail));
+  }
+  if (p.lr_attempts >= options_.lr_max_attempts) {
+    return Fail(
+        ctx, p, "collection",
+        fmt::format("{}; tried {} times (MachineAvailabilityRetry)", detail, p.lr_attempts));
+  }
+  p.action_id.clear();
+  return Go("collecting", detail + "; trying again", p, options_.busy_wait);
+}
+
+std::optional<StepResult> EvidenceJob::RecoverSubmission(const jobs::StepContext& ctx,
+                                                         EvidencePayload& p) {
+  auto samples = vmray_.SamplesByHash(p.sha256);
+  if (!samples)
+    return jobs::RetryStep(ctx.job, samples.error(), "checking VMRay for an earlier submission");
+  for (const auto& s : *samples) {
+    auto subs = vmray_.SubmissionsOfSample(s.sample_id);
+    if (!subs)
+      return jobs::RetryStep(ctx.job, subs.error(), "checking VMRay for an earlier submission");
+    for (const auto& sub : *subs) {
+      if (sub.created && *sub.created >= *p.submit_started_at - std::chrono::minutes(2)) {
+        p.submission_id = sub.submission_id;
+        p.sample_id = s.sample_id;
+        p.submitted_at = sub.created;
+        if (auto st = MarkSample(ctx.job.id, p, "submitted", ctx.now); !st)
+          return jobs::RetryStep(ctx.job, st.error(), "recording the submission");
+        return Go("analysing",
+                  fmt::format("found the earlier submission {} in VMRay", p.submission_id), p,
+                  options_.analysis_poll_interval);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+StepResult EvidenceJob::OnDownloading(const jobs::StepContext& ctx, EvidencePayload& p) {
+  if (p.submit_started_at && p.submission_id == 0) {
+    if (auto recovered = RecoverSubmission(ctx, p)) return *recovered;
+  }
+  auto link = mde_.LiveResponseResultLink(p.action_id, p.command_index);
+  if (!link) return jobs::RetryStep(ctx.job, link.error(), "getting the Live Response result link");
+  auto raw = mde_.Download(*link);
+  if (!raw) return jobs::RetryStep(ctx.job, raw.error(), "downloading the collected file");
+  auto file = http::Gunzip(*raw, static_cast<size_t>(options_.max_file_size));
+  if (!file) {
+    if (file.error().code == ErrorCode::kInvalidArgument)
+      return Fail(ctx, p, "collection", file.error().message);
+    return jobs::RetryStep(ctx.job, file.error(), "unpacking the collected file");
+  }
+  const std::string got = Sha256Hex(*file);
+  if (got != p.sha256) {
+    return Fail(
+        ctx, p, "collection",
+        fmt::format("the collected file's SHA-256 {} does not match the evidence; the file on {} "
+                    "changed since the alert, so nothing was submitted",
+                    got, DeviceName(p)));
+  }
+  p.submit_started_at = ctx.now;
+  if (auto s = ctx.checkpoint(p.Dump()); !s)
+    return jobs::RetryStep(ctx.job, s.error(), "recording the submission start");
+
+  vmray::SubmitRequest req;
+  req.filename = p.file_name.empty() ? p.sha256 : p.file_name;
+  req.content = std::move(*file);
+  if (p.IsAv()) {
+    req.tags = {"AV_Alert"};
+    if (!p.threat_family.empty()) req.tags.push_back(p.threat_family);
+  } else {
+    req.tags = {"EDR_alert"};
+  }
+  if (options_.add_alert_id_tags) req.tags.push_back(p.alert_id);
+  req.comment = options_.submission_comment;
+  req.user_config = Json{{"timeout", options_.analysis_duration_seconds}};
+  auto result = vmray_.Submit(req);
+  if (!result) return jobs::RetryStep(ctx.job, result.error(), "submitting to VMRay");
+  if (result->submissions.empty()) {
+    const std::string msg =
+        result->errors.empty() ? "no submission in the answer" : result->errors.front().message;
+    if (Lower(msg).find("no jobs were created") != std::string::npos && !p.accept_cached) {
+      // VMRay kept an earlier analysis instead (analysis caching): use that one.
+      p.accept_cached = true;
+      p.submit_started_at.reset();
+      return Go("looking_up", "VMRay reused an earlier analysis of this file: " + msg, p);
+    }
+    return Fail(ctx, p, "analysis", "VMRay did not accept the submission: " + msg);
+  }
+  const vmray::Submission& sub = result->submissions.front();
+  p.submission_id = sub.submission_id;
+  p.sample_id = sub.sample_id;
+  p.submitted_at = ctx.now;
+  Metrics::Global().Inc("vc_vmray_submissions_total", {{"kind", "file"}});
+  if (auto s = MarkSample(ctx.job.id, p, "submitted", ctx.now); !s)
+    return jobs::RetryStep(ctx.job, s.error(), "recording the submission");
+  return Go(
+      "analysing",
+      fmt::format("submitted to VMRay (submission {}); waiting for the analysis", p.submission_id),
+      p, options_.analysis_poll_interval);
+}
+
+StepResult EvidenceJob::OnAnalysing(const jobs::StepContext& ctx, EvidencePayload& p) {
+  auto sub = vmray_.GetSubmission(p.submission_id);
+  if (!sub) {
+    if (sub.error().code == ErrorCode::kNotFound) {
+      return Fail(ctx, p, "analysis",
+                  fmt::format("VMRay no longer knows submission {}", p.submission_id));
+    }
+    return jobs::RetryStep(ctx.job, sub.error(), "polling the VMRay submission");
+  }
+  const TimePoint submitted = p.submitted_at.value_or(ctx.now);
+  if (!sub->finished) {
+    if (ctx.now - submitted > options_.analysis_timeout) {
+      return Fail(
+          ctx, p, "analysis",
+          fmt::format("VMRay did not finish submission {} within {} (VmrayAnalysisJobTimeout)",
+                      p.submission_id, Minutes(options_.analysis_timeout)));
+    }
+    return Go("analysing", fmt::format("VMRay is analysing (submission {})", p.submission_id), p,
+              options_.analysis_poll_interval);
+  }
+  auto sample = vmray_.GetSample(sub->sample_id);
+  if (!sample) return jobs::RetryStep(ctx.job, sample.error(), "reading the VMRay sample");
+  auto vtis = vmray_.Vtis(sub->sample_id);
+  if (!vtis) return jobs::RetryStep(ctx.job, vtis.error(), "reading the VMRay VTIs");
+  Metrics::Global().Observe("vc_analysis_wait_seconds", {},
+                            std::chrono::duration<double>(ctx.now - submitted).count());
+  SampleResult result =
+      SampleResult::From(*sample, std::move(*vtis), sub->finish_time.value_or(ctx.now));
+  result.submission_id = p.submission_id;
+  if (result.verdict.empty()) result.verdict = sub->verdict;
+  return Finished(ctx, p, result);
+}
+
+StepResult EvidenceJob::Finished(const jobs::StepContext& ctx, EvidencePayload& p,
+                                 const SampleResult& result) {
+  if (auto s = MarkSample(ctx.job.id, p, "finished", ctx.now, "", result.Dump(), result.verdict,
+                          result.analysed_at);
+      !s) {
+    return jobs::RetryStep(ctx.job, s.error(), "recording the verdict");
+  }
+  WakeWaiters(p.sha256, ctx.now);
+  return Report(p, result);
+}
+
+StepResult EvidenceJob::Report(EvidencePayload& p, const SampleResult& result) {
+  const std::string verdict = result.verdict.empty() ? "unknown" : result.verdict;
+  StepResult r = Go("writing_back", "writing the alert comment (verdict " + verdict + ")", p);
+  Json payload{
+      {"alert_id", p.alert_id},
+      {"comment", BuildAlertComment(result)},
+      {"job_state", "done"},
+      {"job_reason", fmt::format("verdict {}; comment written on alert {}", verdict, p.alert_id)}};
+  r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.sha256), "alert_comment",
+                      p.alert_id, payload.dump(), 0, TimePoint{}});
+  return r;
+}
+
+StepResult EvidenceJob::Fail(const jobs::StepContext& ctx, EvidencePayload& p,
+                             const std::string& kind, const std::string& reason) {
+  if (p.owner && !kind.empty()) {
+    const std::string prefix =
+        kind == "collection" ? std::string(kCollectionFailure) : std::string(kAnalysisFailure);
+    if (auto s = MarkSample(ctx.job.id, p, "failed", ctx.now, prefix + reason); !s) {
+      return jobs::RetryStep(ctx.job, s.error(), "recording the failure");
+    }
+    WakeWaiters(p.sha256, ctx.now);
+  }
+  std::string shown = reason;
+  for (auto prefix : {kCollectionFailure, kAnalysisFailure}) {
+    if (shown.rfind(prefix, 0) == 0) shown = shown.substr(prefix.size());
+  }
+  StepResult r =
+      Go("writing_back", "writing a comment that the file could not be analysed: " + shown, p);
+  Json payload{{"alert_id", p.alert_id},
+               {"comment", BuildFailureComment(p.sha256, p.file_name, shown)},
+               {"job_state", "failed"},
+               {"job_reason", shown}};
+  r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.sha256), "alert_comment",
+                      p.alert_id, payload.dump(), 0, TimePoint{}});
+  return r;
+}
+
+Status EvidenceJob::MarkSample(int64_t owner_job_id, const EvidencePayload& p,
+                               const std::string& state, TimePoint now, const std::string& reason,
+                               const std::string& result_json, const std::string& verdict,
+                               std::optional<TimePoint> analysed_at) {
+  store::Sample s;
+  s.sha256 = p.sha256;
+  s.state = state;
+  s.owner_job_id = owner_job_id;
+  s.sample_id = p.sample_id;
+  s.submission_id = p.submission_id;
+  s.verdict = verdict;
+  s.result_json = result_json;
+  s.reason = reason;
+  s.analysed_at = analysed_at;
+  s.submitted_at = p.submitted_at;
+  s.updated_at = now;
+  return store_.PutSample(s);
+}
+
+void EvidenceJob::WakeWaiters(const std::string& sha256, TimePoint now) {
+  auto woken = store_.WakeJobs(sha256, "waiting_for_sample", now);
+  if (woken && *woken > 0 && notify_) notify_();
+}
+
+jobs::Delivery AlertCommentWriter::Deliver(const store::OutboxItem& item, TimePoint now) {
+  jobs::Delivery d;
+  auto payload = ParseJson(item.payload, "alert comment write-back");
+  if (!payload) {
+    d.outcome = jobs::Delivery::Outcome::kFailed;
+    d.reason = payload.error().message;
+    d.job_state = "failed";
+    d.job_reason = d.reason;
+    return d;
+  }
+  const std::string alert_id = payload->value("alert_id", "");
+  const std::string comment = payload->value("comment", "");
+  d.job_state = payload->value("job_state", "done");
+  d.job_reason = payload->value("job_reason", "");
+
+  auto same = [](std::string_view a, std::string_view b) {
+    // MDE may store line breaks differently; compare ignoring whitespace runs.
+    auto norm = [](std::string_view s) {
+      std::string out;
+      bool space = false;
+      for (char c : s) {
+        if (std::isspace(static_cast<unsigned char>(c))) {
+          space = true;
+          continue;
+        }
+        if (space && !out.empty()) out.push_back(' ');
+        space = false;
+        out.push_back(c);
+      }
+      return out;
+    };
+    return norm(a) == norm(b);
+  };
+
+  auto retry = [&](const Error& e) {
+    if (e.code == ErrorCode::kNotFound) {
+      d.outcome = jobs::Delivery::Outcome::kFailed;
+      d.reason = "alert " + alert_id + " no longer exists in MDE: " + e.message;
+      d.job_state = "failed";
+      d.job_reason = d.reason;
+      return d;
+    }
+    const bool blocked =
+        e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kPermissionDenied;
+    const int limit = blocked ? 48 : e.IsTransient() ? 40 : 3;
+    if (item.attempts >= limit) {
+      d.outcome = jobs::Delivery::Outcome::kFailed;
+      d.reason = fmt::format("gave up writing the alert comment after {} attempts: {}",
+                             item.attempts, e.ToString());
+      d.job_state = "failed";
+      d.job_reason = d.reason;
+      return d;
+    }
+    d.outcome = jobs::Delivery::Outcome::kRetry;
+    Millis delay =
+        blocked ? Millis(30 * 60'000)
+                : std::min(Millis(15 * 60'000), Millis(5'000LL << std::min(item.attempts, 8)));
+    if (e.retry_after) delay = std::max(delay, Millis(e.retry_after->count() * 1000));
+    d.delay = delay;
+    d.reason =
+        fmt::format("writing the alert comment (attempt {}): {}", item.attempts, e.ToString());
+    return d;
+  };
+
+  if (item.attempts > 1) {
+    // An earlier attempt may have reached MDE before we lost track of it: look before writing.
+    auto alert = mde_.GetAlert(alert_id);
+    if (!alert) return retry(alert.error());
+    for (const auto& c : alert->comments) {
+      if (same(c.comment, comment)) {
+        d.outcome = jobs::Delivery::Outcome::kDone;
+        d.reason = "comment was already on the alert";
+        return d;
+      }
+    }
+  }
+  auto s = mde_.AddAlertComment(alert_id, comment);
+  if (!s) return retry(s.error());
+  d.outcome = jobs::Delivery::Outcome::kDone;
+  d.reason = "comment written";
+  (void)now;
+  return d;
+}
+
+}  // namespace vc::defender

@@ -1,0 +1,72 @@
+// One (alert, file) job from alert to comment. Each Step is one short piece of work: a VMRay
+// lookup, one Live Response call, one download and submission, one poll. Waiting for a device or
+// an analysis is a later attempt, never a sleeping thread.
+//
+// Files are single-flight: the sample row for a sha256 names one owner job that looks it up,
+// collects and submits; other jobs for the same file wait on the row and are woken when the
+// owner finishes, then comment on their own alert from the cached result.
+#pragma once
+
+#include <functional>
+
+#include "clients/defender/client.hpp"
+#include "clients/vmray/client.hpp"
+#include "jobs/handler.hpp"
+#include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/options.hpp"
+#include "pipelines/defender_alerts/sample_result.hpp"
+
+namespace vc::defender {
+
+class EvidenceJob final : public jobs::JobHandler {
+ public:
+  EvidenceJob(DefenderOptions options, store::Store& store, vmray::Client& vmray, mde::Client& mde,
+              std::function<void()> notify);
+  std::string kind() const override { return std::string(kJobKind); }
+  jobs::StepResult Step(const jobs::StepContext& ctx) override;
+
+ private:
+  using StepResult = jobs::StepResult;
+  StepResult OnNew(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnLookup(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnWaiting(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnCollecting(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnCollectionPending(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnDownloading(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnAnalysing(const jobs::StepContext& ctx, EvidencePayload& p);
+
+  // An earlier submission attempt may have reached VMRay before a crash: find and adopt it.
+  std::optional<StepResult> RecoverSubmission(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult Finished(const jobs::StepContext& ctx, EvidencePayload& p, const SampleResult& result);
+  StepResult Report(EvidencePayload& p, const SampleResult& result);
+  // Ends the job with a failure comment; an owner also marks the sample failed so waiting jobs
+  // can take over ("collection") or fail alike ("analysis").
+  StepResult Fail(const jobs::StepContext& ctx, EvidencePayload& p, const std::string& kind,
+                  const std::string& reason);
+  Status MarkSample(int64_t owner_job_id, const EvidencePayload& p, const std::string& state,
+                    TimePoint now, const std::string& reason = "",
+                    const std::string& result_json = "", const std::string& verdict = "",
+                    std::optional<TimePoint> analysed_at = {});
+  void WakeWaiters(const std::string& sha256, TimePoint now);
+  std::string DeviceName(const EvidencePayload& p) const;
+
+  DefenderOptions options_;
+  store::Store& store_;
+  vmray::Client& vmray_;
+  mde::Client& mde_;
+  std::function<void()> notify_;
+};
+
+// Delivers "alert_comment" outbox items: PATCH the alert with the comment, exactly once. An
+// item whose earlier attempt may have gone out is first checked against the alert's comments.
+class AlertCommentWriter final : public jobs::OutboxHandler {
+ public:
+  explicit AlertCommentWriter(mde::Client& mde) : mde_(mde) {}
+  std::string kind() const override { return "alert_comment"; }
+  jobs::Delivery Deliver(const store::OutboxItem& item, TimePoint now) override;
+
+ private:
+  mde::Client& mde_;
+};
+
+}  // namespace vc::defender

@@ -1,0 +1,89 @@
+#include "pipelines/defender_alerts/evidence_payload.hpp"
+
+namespace vc::defender {
+namespace {
+
+void PutTime(Json& j, const char* key, const std::optional<TimePoint>& t) {
+  if (t) j[key] = ToUnixMillis(*t);
+}
+
+std::optional<TimePoint> GetTime(JsonReader& r, const char* key) {
+  auto v = r.OptInt(key);
+  if (!v) return std::nullopt;
+  return FromUnixMillis(*v);
+}
+
+}  // namespace
+
+Json EvidencePayload::ToJson() const {
+  Json j{{"alert_id", alert_id},
+         {"incident_id", incident_id},
+         {"alert_title", alert_title},
+         {"machine_id", machine_id},
+         {"computer_dns_name", computer_dns_name},
+         {"detection_source", detection_source},
+         {"threat_name", threat_name},
+         {"threat_family", threat_family},
+         {"sha256", sha256},
+         {"sha1", sha1},
+         {"file_name", file_name},
+         {"file_path", file_path},
+         {"owner", owner},
+         {"claims", claims},
+         {"busy_checks", busy_checks},
+         {"lr_attempts", lr_attempts},
+         {"action_id", action_id},
+         {"command_index", command_index},
+         {"accept_cached", accept_cached},
+         {"submission_id", submission_id},
+         {"sample_id", sample_id}};
+  if (!skip_reason.empty()) j["skip_reason"] = skip_reason;
+  PutTime(j, "collection_started_at", collection_started_at);
+  PutTime(j, "action_started_at", action_started_at);
+  PutTime(j, "submit_started_at", submit_started_at);
+  PutTime(j, "submitted_at", submitted_at);
+  return j;
+}
+
+Result<EvidencePayload> EvidencePayload::Parse(const std::string& text) {
+  auto j = ParseJson(text, "job payload");
+  if (!j) return j.error();
+  JsonReader r(*j, "payload");
+  EvidencePayload p;
+  p.alert_id = r.Str("alert_id");
+  p.incident_id = r.OptStr("incident_id").value_or("");
+  p.alert_title = r.OptStr("alert_title").value_or("");
+  p.machine_id = r.OptStr("machine_id").value_or("");
+  p.computer_dns_name = r.OptStr("computer_dns_name").value_or("");
+  p.detection_source = r.OptStr("detection_source").value_or("");
+  p.threat_name = r.OptStr("threat_name").value_or("");
+  p.threat_family = r.OptStr("threat_family").value_or("");
+  p.sha256 = r.OptStr("sha256").value_or("");
+  p.sha1 = r.OptStr("sha1").value_or("");
+  p.file_name = r.OptStr("file_name").value_or("");
+  p.file_path = r.OptStr("file_path").value_or("");
+  p.skip_reason = r.OptStr("skip_reason").value_or("");
+  p.owner = r.OptBool("owner").value_or(false);
+  p.claims = static_cast<int>(r.OptInt("claims").value_or(0));
+  p.busy_checks = static_cast<int>(r.OptInt("busy_checks").value_or(0));
+  p.lr_attempts = static_cast<int>(r.OptInt("lr_attempts").value_or(0));
+  p.action_id = r.OptStr("action_id").value_or("");
+  p.command_index = static_cast<int>(r.OptInt("command_index", 0, 1000).value_or(0));
+  p.accept_cached = r.OptBool("accept_cached").value_or(false);
+  p.submission_id = r.OptInt("submission_id").value_or(0);
+  p.sample_id = r.OptInt("sample_id").value_or(0);
+  p.collection_started_at = GetTime(r, "collection_started_at");
+  p.action_started_at = GetTime(r, "action_started_at");
+  p.submit_started_at = GetTime(r, "submit_started_at");
+  p.submitted_at = GetTime(r, "submitted_at");
+  if (!r.ok()) return r.status().error();
+  return p;
+}
+
+std::string EvidencePayload::FullPath() const {
+  if (file_path.empty()) return file_name;
+  if (file_path.back() == '\\' || file_path.back() == '/') return file_path + file_name;
+  return file_path + "\\" + file_name;
+}
+
+}  // namespace vc::defender

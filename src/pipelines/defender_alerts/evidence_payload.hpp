@@ -1,0 +1,55 @@
+// The durable state of one (alert, file) job: what the alert said, and how far collection and
+// analysis got. Stored as JSON in the job row and rewritten by every step.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/clock.hpp"
+#include "core/json.hpp"
+#include "core/result.hpp"
+
+namespace vc::defender {
+
+inline constexpr std::string_view kJobKind = "defender_evidence";
+
+struct EvidencePayload {
+  // From the alert.
+  std::string alert_id;
+  std::string incident_id;
+  std::string alert_title;
+  std::string machine_id;
+  std::string computer_dns_name;
+  std::string detection_source;
+  std::string threat_name;
+  std::string threat_family;
+  std::string sha256;
+  std::string sha1;
+  std::string file_name;
+  std::string file_path;
+  std::string skip_reason;  // set for alerts without usable file evidence
+
+  // Progress.
+  bool owner = false;  // this job collects and submits for the sha256
+  int claims = 0;      // times this job tried to take over the sample
+  std::optional<TimePoint> collection_started_at;
+  int busy_checks = 0;
+  int lr_attempts = 0;
+  std::string action_id;
+  int command_index = 0;  // index of the GetFile command in the machine action
+  std::optional<TimePoint> action_started_at;
+  bool accept_cached = false;  // VMRay reused a cached analysis: take it whatever its age
+  std::optional<TimePoint> submit_started_at;  // write-ahead mark before a submission
+  int64_t submission_id = 0;
+  int64_t sample_id = 0;
+  std::optional<TimePoint> submitted_at;
+
+  Json ToJson() const;
+  std::string Dump() const { return ToJson().dump(); }
+  static Result<EvidencePayload> Parse(const std::string& text);
+
+  bool IsAv() const { return detection_source == "WindowsDefenderAv"; }
+  std::string FullPath() const;
+};
+
+}  // namespace vc::defender

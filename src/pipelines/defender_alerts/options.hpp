@@ -1,0 +1,44 @@
+// What the Defender pipeline needs from the configuration, in its own units. The app maps the
+// user's settings (original app-setting names included) onto this.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+
+namespace vc::defender {
+
+struct DefenderOptions {
+  // Alert intake.
+  Millis poll_interval{60'000};
+  Millis initial_lookback{60 * 60'000};
+  Millis overlap{10 * 60'000};  // alerts can surface in the API after their creation time
+  int page_size = 500;
+  std::vector<std::string> severities;         // empty: all
+  std::vector<std::string> statuses;           // empty: all
+  std::vector<std::string> detection_sources;  // empty: all
+  std::vector<std::string> title_filters;      // FilterAlertTitleWith; empty: all titles
+  bool fetch_quarantined_files = true;
+
+  // VMRay.
+  int resubmit_after_days = 7;  // 0: always collect and submit again
+  Millis analysis_poll_interval{30'000};
+  Millis analysis_timeout{30 * 60'000};
+  int analysis_duration_seconds = 120;
+  std::string submission_comment =
+      "Sample from VMRay Analyzer - Microsoft Defender for Endpoint Connector";
+  int64_t max_file_size = 200LL * 1024 * 1024;
+  bool add_alert_id_tags = false;
+
+  // Live Response.
+  Millis lr_poll_interval{30'000};
+  Millis busy_wait{120'000};  // MachineAvailabilityTimeout / MachineAvailabilityRetry
+  int lr_max_attempts = 5;    // MachineAvailabilityRetry: collections started per job
+  Millis lr_give_up{24 * 3600'000LL};
+  int max_concurrent_sessions = 25;
+
+  Millis wait_for_sample_poll{60'000};  // safety net; waiters are woken when the owner finishes
+};
+
+}  // namespace vc::defender
