@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds vmray-connector (release preset) and runs the demo: the full
+# Defender alert -> VMRay verdict -> alert comment path against the bundled emulators, with no
+# cloud account. Exits 0 when every demo alert reached its expected outcome.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --target vmray-connector vmray-emulators
+exec ./build/release/src/app/vmray-connector demo "$@"

@@ -1,0 +1,139 @@
+// The connector's settings as typed values, and the one entry point that reads them: defaults,
+// then a TOML file, then the environment (systematic VMRAY_CONNECTOR_* names and the original
+// Azure app-setting names). Every key is described once in schema.cpp; loading, validation,
+// docs/configuration.md and the example file are all derived from that table.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/secret.hpp"
+
+namespace vc::config {
+
+struct AzureConfig {
+  std::string tenant_id;
+  std::string client_id;
+  Secret<> client_secret;
+  // Sovereign clouds: https://login.microsoftonline.us, https://login.chinacloudapi.cn
+  std::string authority_host = "https://login.microsoftonline.com";
+  std::string token_version = "v2";  // v1: resource=<resource>; v2: scope=<resource>/.default
+};
+
+struct HttpConfig {
+  std::string proxy;
+  std::string ca_file;
+  bool insecure_skip_tls_verify = false;
+  int connect_timeout_seconds = 10;
+  int request_timeout_seconds = 60;
+};
+
+struct VmrayConfig {
+  std::string base_url;
+  Secret<> api_key;
+  int resubmit_after_days = 7;        // 0 = always resubmit
+  int api_retry_timeout_minutes = 5;  // total back-off budget
+  int api_max_retry = 3;
+  int analysis_job_timeout_minutes = 30;
+  int analysis_poll_interval_seconds = 30;
+  int analysis_timeout_seconds = 120;        // sent as user_config {"timeout":N}
+  std::string sample_verdict = "Malicious";  // Malicious | Suspicious | Malicious & Suspicious
+  int64_t max_file_size_bytes = 200LL * 1024 * 1024;
+  std::string submission_comment =
+      "Sample from VMRay Analyzer - Microsoft Defender for Endpoint Connector";
+};
+
+struct LiveResponseConfig {
+  int poll_interval_seconds = 30;
+  int give_up_after_hours = 24;
+};
+
+struct DefenderConfig {
+  bool enabled = true;
+  std::string api_base_url = "https://api.security.microsoft.com";
+  std::string resource = "https://api.securitycenter.microsoft.com";  // token audience
+  int api_retry_timeout_minutes = 5;
+  int api_max_retry = 3;
+  int poll_interval_seconds = 60;
+  int initial_lookback_minutes = 60;
+  int page_size = 500;
+  std::vector<std::string> alert_severities = {"UnSpecified", "Informational", "Low", "Medium",
+                                               "High"};
+  std::vector<std::string> alert_statuses = {"New", "InProgress"};
+  std::vector<std::string> detection_sources = {"WindowsDefenderAtp", "WindowsDefenderAv"};
+  std::vector<std::string> title_filters;  // substrings of the alert title; empty = all
+  bool fetch_quarantined_files = true;
+  int machine_availability_timeout_minutes = 10;
+  int machine_availability_retry = 5;
+  LiveResponseConfig live_response;
+  bool enforce_rate_limits = true;
+};
+
+struct StoreConfig {
+  std::string path = "vmray-connector.db";
+  bool synchronous_full = true;
+};
+
+struct DaemonConfig {
+  int workers = 8;
+  int lease_seconds = 300;
+};
+
+struct LogConfig {
+  std::string format = "text";  // text | json
+  std::string level = "info";
+  std::string file;
+};
+
+struct Config {
+  AzureConfig azure;
+  HttpConfig http;
+  VmrayConfig vmray;
+  DefenderConfig defender;
+  StoreConfig store;
+  DaemonConfig daemon;
+  LogConfig log;
+};
+
+// One thing wrong with the configuration. Never carries a secret's value.
+struct ConfigProblem {
+  std::string path;     // TOML path of the key ("vmray.api_max_retry"); empty for file-level
+  std::string source;   // "env VmrayAPIMaxRetry", "/etc/vc.toml:12", ...
+  std::string message;  // what is wrong and what is accepted
+};
+
+struct LoadOptions {
+  std::string file;                                              // empty: no file
+  std::vector<std::pair<std::string, std::string>> environment;  // a snapshot; tests pass their own
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set only when problems is empty
+  std::vector<ConfigProblem> problems;
+  std::vector<std::string> warnings;
+};
+
+// Reads every source and collects every problem; never stops at the first one.
+LoadResult LoadConfig(const LoadOptions& options);
+
+// The process environment as a snapshot (from environ).
+std::vector<std::pair<std::string, std::string>> CurrentEnvironment();
+
+// "<path> (<source>): <message>", or "<source>: <message>" when the problem has no key.
+std::string FormatProblem(const ConfigProblem& problem);
+
+// docs/configuration.md
+std::string RenderConfigMarkdown();
+// deploy/vmray-connector.example.toml: every key with its default and description; secrets as ""
+// with a note to prefer the environment.
+std::string RenderExampleToml();
+
+// `vmray-connector validate`: prints every problem and warning, then a summary. Returns 0 when
+// the configuration is valid, 1 when not.
+int RunValidate(const LoadOptions& options, std::ostream& out);
+
+}  // namespace vc::config

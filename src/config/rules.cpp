@@ -1,0 +1,93 @@
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include "config/sources.hpp"
+
+namespace vc::config {
+namespace {
+
+const Setting& Get(const Collected& in, std::string_view path) {
+  return in.settings.find(path)->second;
+}
+
+// A key that already has a problem is not judged again on its stale earlier value.
+bool HasProblem(const Collected& in, std::string_view path) {
+  for (const auto& problem : in.problems) {
+    if (problem.path == path) return true;
+  }
+  return false;
+}
+
+bool IsUnset(const Value& value) {
+  if (const auto* text = std::get_if<std::string>(&value)) return text->empty();
+  return false;
+}
+
+std::string HowToSet(const KeySpec& spec) {
+  std::string names = SystematicEnvName(spec.path);
+  if (!spec.original_name.empty()) names += fmt::format(" or {}", spec.original_name);
+  return fmt::format("set {} (or {} in the configuration file)", names, spec.path);
+}
+
+std::string RequiredBecause(std::string_view condition_path, const Setting& condition) {
+  if (condition.source == "default") {
+    return fmt::format("required because {} is true by default", condition_path);
+  }
+  return fmt::format("required because {} is true ({})", condition_path, condition.source);
+}
+
+}  // namespace
+
+void CheckRules(Collected& out) {
+  for (const auto& spec : Schema()) {
+    if (spec.required_when.empty()) continue;
+    const Setting& condition = Get(out, spec.required_when);
+    if (!std::get<bool>(condition.value) || !IsUnset(Get(out, spec.path).value) ||
+        HasProblem(out, spec.path)) {
+      continue;
+    }
+    out.problems.push_back(
+        {std::string(spec.path), RequiredBecause(spec.required_when, condition),
+         fmt::format("missing; {}, or set {} = false", HowToSet(spec), spec.required_when)});
+  }
+
+  const Setting& connect = Get(out, "http.connect_timeout_seconds");
+  const Setting& request = Get(out, "http.request_timeout_seconds");
+  if (!HasProblem(out, "http.connect_timeout_seconds") &&
+      !HasProblem(out, "http.request_timeout_seconds") &&
+      std::get<int64_t>(connect.value) > std::get<int64_t>(request.value)) {
+    out.problems.push_back(
+        {"http.connect_timeout_seconds", connect.source,
+         fmt::format("{} s is longer than http.request_timeout_seconds ({} s, {}); the connect "
+                     "timeout must not exceed the whole request's",
+                     std::get<int64_t>(connect.value), std::get<int64_t>(request.value),
+                     request.source)});
+  }
+
+  const Setting& store = Get(out, "store.path");
+  if (IsUnset(store.value) && !HasProblem(out, "store.path")) {
+    out.problems.push_back({"store.path", store.source,
+                            "must not be empty; name the SQLite database file, e.g. "
+                            "/var/lib/vmray-connector/state.db"});
+  }
+
+  const Setting& ca_file = Get(out, "http.ca_file");
+  const auto& ca_path = std::get<std::string>(ca_file.value);
+  if (!ca_path.empty() && ::access(ca_path.c_str(), R_OK) != 0) {
+    out.problems.push_back({"http.ca_file", ca_file.source,
+                            fmt::format("cannot read the CA file \"{}\"; give the path of a "
+                                        "readable PEM file or leave it empty",
+                                        ca_path)});
+  }
+
+  const Setting& insecure = Get(out, "http.insecure_skip_tls_verify");
+  if (std::get<bool>(insecure.value)) {
+    out.warnings.push_back(fmt::format(
+        "http.insecure_skip_tls_verify is true ({}): TLS certificates are not verified, so "
+        "secrets can be intercepted; use it for tests only",
+        insecure.source));
+  }
+}
+
+}  // namespace vc::config

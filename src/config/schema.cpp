@@ -1,0 +1,296 @@
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace vc::config {
+namespace {
+
+// The TOML path is the Config member path, so both come from one token and cannot drift apart.
+#define VC_KEY(member) .path = #member, .bind = [](Config& c) -> FieldRef { return &c.member; }
+
+const std::vector<KeySpec>& BuildSchema() {
+  static const std::vector<KeySpec> kSchema = {
+      // [azure]
+      {VC_KEY(azure.tenant_id), .type = KeyType::kString, .default_text = "",
+       .description = "Entra ID tenant (directory) id of the app registration that calls the "
+                      "Defender API.",
+       .original_name = "AzureTenantID", .required_when = "defender.enabled"},
+      {VC_KEY(azure.client_id), .type = KeyType::kString, .default_text = "",
+       .description = "Application (client) id of that app registration.",
+       .original_name = "AzureClientID", .required_when = "defender.enabled"},
+      {VC_KEY(azure.client_secret), .type = KeyType::kSecret, .default_text = "",
+       .description = "Client secret of that app registration; prefer the environment variable "
+                      "to the file.",
+       .original_name = "AzureClientSecret", .required_when = "defender.enabled"},
+      {VC_KEY(azure.authority_host), .type = KeyType::kUrl,
+       .default_text = "https://login.microsoftonline.com",
+       .description = "Entra ID login endpoint; sovereign clouds use "
+                      "https://login.microsoftonline.us or https://login.chinacloudapi.cn."},
+      {VC_KEY(azure.token_version), .type = KeyType::kEnum, .default_text = "v2",
+       .description = "Token endpoint version: v2 asks for scope <resource>/.default, v1 sends "
+                      "resource=<resource>.",
+       .values = {"v1", "v2"}},
+
+      // [http]
+      {VC_KEY(http.proxy), .type = KeyType::kString, .default_text = "",
+       .description = "Proxy for all outbound HTTP(S), e.g. http://proxy.example:3128; empty "
+                      "means no explicit proxy."},
+      {VC_KEY(http.ca_file), .type = KeyType::kString, .default_text = "",
+       .description = "PEM file of extra CA certificates to trust (TLS-inspecting proxy, "
+                      "on-premises VMRay); empty uses the system store."},
+      {VC_KEY(http.insecure_skip_tls_verify), .type = KeyType::kBool, .default_text = "false",
+       .description = "Turns TLS certificate verification off; for tests only, never in "
+                      "production."},
+      {VC_KEY(http.connect_timeout_seconds), .type = KeyType::kInt, .default_text = "10",
+       .description = "Time allowed to open one connection.", .min = 1, .max = 300},
+      {VC_KEY(http.request_timeout_seconds), .type = KeyType::kInt, .default_text = "60",
+       .description = "Time allowed for one whole request, upload and download included.", .min = 1,
+       .max = 3600},
+
+      // [vmray]
+      {VC_KEY(vmray.base_url), .type = KeyType::kUrl, .default_text = "",
+       .description = "VMRay console and API base URL, e.g. https://eu.cloud.vmray.com or your "
+                      "on-premises server.",
+       .original_name = "VmrayBaseURL", .required_when = "defender.enabled"},
+      {VC_KEY(vmray.api_key), .type = KeyType::kSecret, .default_text = "",
+       .description = "VMRay API key (Settings > Analysis > API Keys); prefer the environment "
+                      "variable to the file.",
+       .original_name = "VmrayAPIKey", .required_when = "defender.enabled"},
+      {VC_KEY(vmray.resubmit_after_days), .type = KeyType::kInt, .default_text = "7",
+       .description = "Resubmit a known sample when its last analysis is older than this many "
+                      "days; 0 always resubmits.",
+       .original_name = "VmrayResubmitAfter", .min = 0, .max = 100},
+      {VC_KEY(vmray.api_retry_timeout_minutes), .type = KeyType::kInt, .default_text = "5",
+       .description = "Total time budget for retrying one failed VMRay API call.",
+       .original_name = "VmrayAPIRetryTimeout", .min = 0, .max = 120},
+      {VC_KEY(vmray.api_max_retry), .type = KeyType::kInt, .default_text = "3",
+       .description = "Most retries of one failed VMRay API call.",
+       .original_name = "VmrayAPIMaxRetry", .min = 0, .max = 10},
+      {VC_KEY(vmray.analysis_job_timeout_minutes), .type = KeyType::kInt, .default_text = "30",
+       .description = "How long to wait for the analysis of a submission before giving up.",
+       .original_name = "VmrayAnalysisJobTimeout", .min = 1, .max = 1440},
+      {VC_KEY(vmray.analysis_poll_interval_seconds), .type = KeyType::kInt, .default_text = "30",
+       .description = "Interval between checks whether a submission has finished.", .min = 1,
+       .max = 3600},
+      {VC_KEY(vmray.analysis_timeout_seconds), .type = KeyType::kInt, .default_text = "120",
+       .description = "Analysis run time asked of VMRay, sent as user_config {\"timeout\": N}.",
+       .min = 10, .max = 3600},
+      {VC_KEY(vmray.sample_verdict), .type = KeyType::kEnum, .default_text = "Malicious",
+       .description = "Sample verdicts that count as a detection for indicators and threat "
+                      "intelligence.",
+       .original_name = "VmraySampleVerdict",
+       .values = {"Malicious", "Suspicious", "Malicious & Suspicious"}},
+      {VC_KEY(vmray.max_file_size_bytes), .type = KeyType::kInt, .default_text = "209715200",
+       .description = "Largest file the connector submits to VMRay, in bytes.", .min = 1,
+       .max = 4LL * 1024 * 1024 * 1024},
+      {VC_KEY(vmray.submission_comment), .type = KeyType::kString,
+       .default_text = "Sample from VMRay Analyzer - Microsoft Defender for Endpoint Connector",
+       .description = "Comment attached to every VMRay submission."},
+
+      // [defender]
+      {VC_KEY(defender.enabled), .type = KeyType::kBool, .default_text = "true",
+       .description = "Runs the Defender for Endpoint alert enrichment job."},
+      {VC_KEY(defender.api_base_url), .type = KeyType::kUrl,
+       .default_text = "https://api.security.microsoft.com",
+       .description = "Defender for Endpoint API base URL; change it for government clouds."},
+      {VC_KEY(defender.resource), .type = KeyType::kUrl,
+       .default_text = "https://api.securitycenter.microsoft.com",
+       .description = "Token audience of the Defender API (v1 resource; v2 scope without "
+                      "/.default)."},
+      {VC_KEY(defender.api_retry_timeout_minutes), .type = KeyType::kInt, .default_text = "5",
+       .description = "Total time budget for retrying one failed Defender API call.",
+       .original_name = "DefenderApiRetryTimeout", .min = 0, .max = 120},
+      {VC_KEY(defender.api_max_retry), .type = KeyType::kInt, .default_text = "3",
+       .description = "Most retries of one failed Defender API call.",
+       .original_name = "DefenderApiMaxRetry", .min = 0, .max = 10},
+      {VC_KEY(defender.poll_interval_seconds), .type = KeyType::kInt, .default_text = "60",
+       .description = "Interval between polls for new and updated alerts.", .min = 1, .max = 86400},
+      {VC_KEY(defender.initial_lookback_minutes), .type = KeyType::kInt, .default_text = "60",
+       .description = "On the very first poll, fetch alerts updated this many minutes back.",
+       .min = 0, .max = 259200},
+      {VC_KEY(defender.page_size), .type = KeyType::kInt, .default_text = "500",
+       .description = "Alerts fetched per API page ($top).", .min = 1, .max = 10000},
+      {VC_KEY(defender.alert_severities), .type = KeyType::kEnumList,
+       .default_text = "UnSpecified,Informational,Low,Medium,High",
+       .description = "Alert severities that are enriched.",
+       .original_name = "DefenderAlertSeverity",
+       .values = {"UnSpecified", "Informational", "Low", "Medium", "High"}},
+      {VC_KEY(defender.alert_statuses), .type = KeyType::kEnumList,
+       .default_text = "New,InProgress", .description = "Alert statuses that are enriched.",
+       .original_name = "DefenderAlertStatus",
+       .values = {"Unknown", "New", "InProgress", "Resolved"}},
+      {VC_KEY(defender.detection_sources), .type = KeyType::kEnumList,
+       .default_text = "WindowsDefenderAtp,WindowsDefenderAv",
+       .description = "Alert detection sources whose file evidence is collected (EDR: "
+                      "WindowsDefenderAtp, antivirus: WindowsDefenderAv).",
+       .values = {"WindowsDefenderAtp", "WindowsDefenderAv"}},
+      {VC_KEY(defender.title_filters), .type = KeyType::kStringList, .default_text = "",
+       .description = "Only alerts whose title contains one of these texts are enriched; empty "
+                      "means every alert.",
+       .original_name = "FilterAlertTitleWith"},
+      {VC_KEY(defender.fetch_quarantined_files), .type = KeyType::kBool, .default_text = "true",
+       .description = "Collects the files of antivirus alerts from quarantine with a Live "
+                      "Response script.",
+       .original_name = "FetchQuarantinedFiles"},
+      {VC_KEY(defender.machine_availability_timeout_minutes), .type = KeyType::kInt,
+       .default_text = "10",
+       .description = "How long to wait for a device to accept a Live Response session.",
+       .original_name = "MachineAvailabilityTimeout", .min = 1, .max = 1440},
+      {VC_KEY(defender.machine_availability_retry), .type = KeyType::kInt, .default_text = "5",
+       .description = "How many times the device is tried within that time.",
+       .original_name = "MachineAvailabilityRetry", .min = 1, .max = 100},
+      {VC_KEY(defender.live_response.poll_interval_seconds), .type = KeyType::kInt,
+       .default_text = "30",
+       .description = "Interval between checks of a running Live Response action.", .min = 1,
+       .max = 3600},
+      {VC_KEY(defender.live_response.give_up_after_hours), .type = KeyType::kInt,
+       .default_text = "24",
+       .description = "Stop waiting for a queued Live Response session after this many hours "
+                      "(MDE keeps it up to 3 days).",
+       .min = 1, .max = 72},
+      {VC_KEY(defender.enforce_rate_limits), .type = KeyType::kBool, .default_text = "true",
+       .description = "Paces calls to the documented MDE limits so that no request is "
+                      "throttled."},
+
+      // [store]
+      {VC_KEY(store.path), .type = KeyType::kString, .default_text = "vmray-connector.db",
+       .description = "SQLite database file that holds jobs and state; must not be empty."},
+      {VC_KEY(store.synchronous_full), .type = KeyType::kBool, .default_text = "true",
+       .description = "SQLite synchronous=FULL survives power loss at some write cost; false "
+                      "uses NORMAL."},
+
+      // [daemon]
+      {VC_KEY(daemon.workers), .type = KeyType::kInt, .default_text = "8",
+       .description = "Worker threads that run job steps.", .min = 1, .max = 64},
+      {VC_KEY(daemon.lease_seconds), .type = KeyType::kInt, .default_text = "300",
+       .description = "How long a worker holds a job before another worker may take it over.",
+       .min = 10, .max = 86400},
+
+      // [log]
+      {VC_KEY(log.format), .type = KeyType::kEnum, .default_text = "text",
+       .description = "Log line format: text for people, json for log collectors.",
+       .values = {"text", "json"}},
+      {VC_KEY(log.level), .type = KeyType::kEnum, .default_text = "info",
+       .description = "Least severe level that is logged.",
+       .values = {"trace", "debug", "info", "warn", "error", "critical", "off"}},
+      {VC_KEY(log.file), .type = KeyType::kString, .default_text = "",
+       .description = "Log file; empty writes to standard error."},
+  };
+  return kSchema;
+}
+
+#undef VC_KEY
+
+}  // namespace
+
+const std::vector<KeySpec>& Schema() {
+  return BuildSchema();
+}
+
+const KeySpec* FindKey(std::string_view path) {
+  for (const auto& spec : Schema()) {
+    if (spec.path == path) return &spec;
+  }
+  return nullptr;
+}
+
+std::string SystematicEnvName(std::string_view path) {
+  std::string name(kEnvPrefix);
+  for (char c : path) {
+    name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return name;
+}
+
+std::string_view SectionOf(std::string_view path) {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? std::string_view() : path.substr(0, dot);
+}
+
+std::string_view LeafOf(std::string_view path) {
+  size_t dot = path.rfind('.');
+  return dot == std::string_view::npos ? path : path.substr(dot + 1);
+}
+
+const std::vector<std::string>& Sections() {
+  static const std::vector<std::string> kSections = [] {
+    std::vector<std::string> sections;
+    for (const auto& spec : Schema()) {
+      // Parents first, so "defender" precedes "defender.live_response".
+      std::string_view section = SectionOf(spec.path);
+      std::vector<std::string> chain;
+      for (std::string_view s = section; !s.empty(); s = SectionOf(s)) chain.emplace_back(s);
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+        if (std::find(sections.begin(), sections.end(), *it) == sections.end()) {
+          sections.push_back(*it);
+        }
+      }
+    }
+    return sections;
+  }();
+  return kSections;
+}
+
+std::string_view TypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kString:
+      return "string";
+    case KeyType::kSecret:
+      return "secret";
+    case KeyType::kBool:
+      return "bool";
+    case KeyType::kInt:
+      return "int";
+    case KeyType::kEnum:
+      return "enum";
+    case KeyType::kStringList:
+      return "list of strings";
+    case KeyType::kEnumList:
+      return "list of enum";
+    case KeyType::kUrl:
+      return "url";
+  }
+  return "unknown";
+}
+
+bool IsListType(KeyType type) {
+  return type == KeyType::kStringList || type == KeyType::kEnumList;
+}
+
+const std::vector<UnsupportedSetting>& UnsupportedSettings() {
+  static constexpr std::string_view kIndicators = "creating MDE indicators is not implemented yet";
+  static constexpr std::string_view kIncidents =
+      "incident tags and comments are not implemented yet";
+  static constexpr std::string_view kStorage =
+      "Azure Blob storage (quarantine upload, status files) is not implemented yet";
+  static constexpr std::string_view kFeed = "the Sentinel TI feed is not implemented yet";
+  static const std::vector<UnsupportedSetting> kSettings = {
+      {"CreateIndicatorsInDefender", kIndicators},
+      {"DefenderIndicatorAction", kIndicators},
+      {"DefenderIndicatorActionForMaliciousFile", kIndicators},
+      {"DefenderIndicatorActionForSuspiciousFile", kIndicators},
+      {"DefenderIndicatorActionForMaliciousIPAddressURL", kIndicators},
+      {"DefenderIndicatorActionForSuspiciousIPAddressURL", kIndicators},
+      {"DefenderIndicatorAlert", kIndicators},
+      {"IndicatorExpirationInDays", kIndicators},
+      {"AddTagsToIncident", kIncidents},
+      {"AddCommentsToIncident", kIncidents},
+      {"AddAlertIdTags", kIncidents},
+      {"AzureStorageConnectionString", kStorage},
+      {"AzureStorageAccountKey", kStorage},
+      {"StorageAccount", kStorage},
+      {"AzureWorkspaceID", kFeed},
+      {"VmrayInitialFetchDate", kFeed},
+      {"Polling", kFeed},
+      {"LogLevel", "set log.level (VMRAY_CONNECTOR_LOG_LEVEL) instead"},
+      {"VmrayResubmit",
+       "this legacy boolean was replaced by VmrayResubmitAfter (days; 0 = always resubmit)"},
+      {"Resubmit",
+       "this boolean of the enrichment function app was replaced by VmrayResubmitAfter (days; "
+       "0 = always resubmit)"},
+  };
+  return kSettings;
+}
+
+}  // namespace vc::config
