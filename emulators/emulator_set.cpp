@@ -13,7 +13,10 @@ EmulatorSetOptions EmulatorSetOptions::FromJson(const Json& j) {
 EmulatorSet::EmulatorSet(EmulatorSetOptions options, Clock& clock)
     : entra_(std::make_unique<EntraEmulator>(std::move(options.entra), clock, tokens_)),
       vmray_(std::make_unique<VmrayEmulator>(std::move(options.vmray), clock, tokens_)),
-      mde_(std::make_unique<MdeEmulator>(std::move(options.mde), clock, tokens_)) {}
+      mde_(std::make_unique<MdeEmulator>(std::move(options.mde), clock, tokens_)) {
+  // Comment authors and action requestors are the app that holds the token, as in MDE.
+  mde_->SetTokenOwnerLookup([e = entra_.get()](const std::string& t) { return e->ClientIdOf(t); });
+}
 
 EmulatorSet::~EmulatorSet() {
   Stop();

@@ -1,0 +1,35 @@
+// The seed document of the VMRay emulator (see VmrayEmulator::Seed), read and checked as a whole
+// before any of it is applied, so a bad seed changes nothing.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/result.hpp"
+#include "vmray_model.hpp"
+
+namespace vc::emu::vmray {
+
+struct SeedSample {
+  std::string sha256;  // lower-case
+  std::optional<std::string> md5, sha1, filename;
+  Outcome outcome;
+  std::optional<TimePoint> analysed_at;
+  // Another sample's id, or the sha256 of a sample in this seed or already known.
+  std::vector<std::variant<int64_t, std::string>> children;
+};
+
+struct SeedDocument {
+  std::vector<SeedSample> samples;
+  std::map<std::string, Outcome> verdicts;  // key: lower-case sha256, or a URL as submitted
+  std::vector<std::string> soft_error_for;  // lower-case sha256
+};
+
+// Errors are kInvalidArgument with the JSON path of the problem and what to write instead.
+Result<SeedDocument> ParseSeed(const Json& seed);
+
+}  // namespace vc::emu::vmray
