@@ -198,7 +198,10 @@ void Scheduler::RunJob(const store::Job& job) {
                  s.error().ToString());
     return;
   }
-  if (job.state != r.state) {
+  if (!r.progressed) {
+    // A failed attempt: the reason carries the service, HTTP status and request id.
+    spdlog::warn("job {} {}: {}", job.id, r.state, r.reason);
+  } else if (job.state != r.state) {
     Metrics::Global().Inc("vc_job_transitions_total",
                           {{"kind", job.kind}, {"from", job.state}, {"to", r.state}});
     spdlog::info("job {} {} -> {}: {}", job.id, job.state, r.state, r.reason);
