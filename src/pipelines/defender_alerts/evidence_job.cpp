@@ -74,6 +74,19 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
     return r;
   }
   EvidencePayload& p = *parsed;
+  StepResult r = Dispatch(ctx, p);
+  if (r.final && r.state == "failed" && r.outbox.empty()) {
+    // A step gave up through the generic retry path (a service down for hours, a permission
+    // never granted): release the file for waiting jobs and tell the analyst on the alert.
+    const std::string& s = ctx.job.state;
+    const bool collecting = s == "collecting" || s == "collection_pending" || s == "downloading";
+    EvidencePayload fresh = *EvidencePayload::Parse(r.payload.value_or(ctx.job.payload));
+    return Fail(ctx, fresh, collecting ? "collection" : "analysis", r.reason);
+  }
+  return r;
+}
+
+StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& p) {
   const std::string& s = ctx.job.state;
   if (s == "new") return OnNew(ctx, p);
   if (s == "looking_up") return OnLookup(ctx, p);

@@ -27,6 +27,7 @@ class EvidenceJob final : public jobs::JobHandler {
 
  private:
   using StepResult = jobs::StepResult;
+  StepResult Dispatch(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnNew(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnLookup(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnWaiting(const jobs::StepContext& ctx, EvidencePayload& p);
