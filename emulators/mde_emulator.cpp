@@ -4,8 +4,10 @@
 
 #include <stdexcept>
 
+#include "core/base64.hpp"
+#include "core/hash.hpp"
 #include "core/random.hpp"
-#include "mde_bytes.hpp"
+#include "http/gzip.hpp"
 #include "mde_models.hpp"
 
 namespace vc::emu {
@@ -372,7 +374,7 @@ std::optional<std::string> MdeEmulator::SeedMachine(const Json& m, MachineRecord
     if (!m["files"].is_object()) return where + ": files must map a path to base64 bytes";
     record.files.clear();
     for (const auto& [path, b64] : m["files"].items()) {
-      auto bytes = b64.is_string() ? mde::Base64Decode(b64.get<std::string>()) : std::nullopt;
+      auto bytes = b64.is_string() ? vc::Base64Decode(b64.get<std::string>()) : std::nullopt;
       if (!bytes) return fmt::format("{}: files[\"{}\"] must be standard base64 text", where, path);
       record.files[ToLower(path)] = MachineFile{path, std::move(*bytes)};
     }
@@ -549,7 +551,7 @@ Json MdeEmulator::StateJson() const {
     Json doc = m.doc;
     Json files = Json::object();
     for (const auto& [__, f] : m.files) {
-      files[f.path] = {{"size", f.bytes.size()}, {"sha256", mde::Sha256Hex(f.bytes)}};
+      files[f.path] = {{"size", f.bytes.size()}, {"sha256", vc::Sha256Hex(f.bytes)}};
     }
     doc["_emulator"] = {
         {"offline", m.offline},

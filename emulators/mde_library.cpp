@@ -1,7 +1,9 @@
 // Live response library routes of the MDE emulator: upload (multipart), list, delete.
 #include <fmt/format.h>
 
-#include "mde_bytes.hpp"
+#include "core/base64.hpp"
+#include "core/hash.hpp"
+#include "http/gzip.hpp"
 #include "mde_emulator.hpp"
 #include "mde_models.hpp"
 
@@ -86,7 +88,7 @@ void MdeEmulator::UploadLibraryFile(Call& call) {
   LibraryFile entry;
   entry.content = file->second->content;
   entry.entry = {{"fileName", file_name},
-                 {"sha256", mde::Sha256Hex(entry.content)},
+                 {"sha256", vc::Sha256Hex(entry.content)},
                  {"description", *description},
                  {"creationTime",
                   existing != library_.end() ? existing->second.entry["creationTime"] : Json(now)},

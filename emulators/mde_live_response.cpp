@@ -2,9 +2,11 @@
 // result download link, and the blob-storage-like download behind it.
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
+#include "core/hash.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
-#include "mde_bytes.hpp"
+#include "http/gzip.hpp"
 #include "mde_emulator.hpp"
 #include "mde_models.hpp"
 
@@ -279,7 +281,7 @@ void MdeEmulator::Complete(ActionRecord& action, MachineRecord& machine) {
       const std::string path = *Param(command, "Path");
       auto file = machine.files.find(ToLower(path));
       if (file == machine.files.end()) return fail(command, "File not found");
-      action.results[i] = {true, mde::Gzip(file->second.bytes)};
+      action.results[i] = {true, vc::http::Gzip(file->second.bytes)};
     }
     command["commandStatus"] = "Completed";
     command["endTime"] = now;

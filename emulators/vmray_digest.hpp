@@ -6,19 +6,27 @@
 #include <string>
 #include <string_view>
 
+#include "core/base64.hpp"
+#include "core/hash.hpp"
+
 namespace vc::emu::vmray {
 
-std::string Sha256Hex(std::string_view data);
-std::string Sha1Hex(std::string_view data);
-std::string Md5Hex(std::string_view data);
+using vc::Md5Hex;
+using vc::Sha1Hex;
+using vc::Sha256Hex;
 // An ssdeep-shaped value ("blocksize:hash:hash") derived from the sha256; real ssdeep needs a
 // library Debian does not ship, and clients only store and display it.
 std::string SsdeepLike(std::string_view sha256_hex, size_t size);
 
 // True when `text` has exactly `length` hex digits (either case).
-bool IsHexOfLength(std::string_view text, size_t length);
-// Standard base64 with padding; nullopt for anything else.
-std::optional<std::string> DecodeBase64(std::string_view text);
+inline bool IsHexOfLength(std::string_view text, size_t length) {
+  return vc::IsHex(text, length);
+}
+// Standard base64 with padding; nullopt for anything else (an empty text is not a value).
+inline std::optional<std::string> DecodeBase64(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  return vc::Base64Decode(text);
+}
 bool IsValidUtf8(std::string_view text);
 
 }  // namespace vc::emu::vmray

@@ -14,7 +14,7 @@
 #include "core/clock.hpp"
 #include "core/json.hpp"
 #include "emulator_set.hpp"
-#include "mde_bytes.hpp"
+#include "core/hash.hpp"
 #include "mde_models.hpp"
 #include "mde_rate_limits.hpp"
 
@@ -895,7 +895,7 @@ TEST_F(MdeEmulatorTest, LibraryUploadListDelete) {
       {"OverrideIfExists", "false", "", ""}};
   auto r = mde_->Post("/api/libraryfiles", Auth(), form);
   ASSERT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(Body(r)["sha256"], mde::Sha256Hex("param($a)"));
+  EXPECT_EQ(Body(r)["sha256"], vc::Sha256Hex("param($a)"));
 
   r = mde_->Post("/api/libraryfiles", Auth(), form);
   ExpectMdeError(r, 400, "BadRequest");
@@ -908,7 +908,7 @@ TEST_F(MdeEmulatorTest, LibraryUploadListDelete) {
   ASSERT_THAT(list["value"], SizeIs(1));
   const Json& f = list["value"][0];
   EXPECT_EQ(f["fileName"], "SubmitEvidencesToVMRay.ps1");
-  EXPECT_EQ(f["sha256"], mde::Sha256Hex("param($b)"));
+  EXPECT_EQ(f["sha256"], vc::Sha256Hex("param($b)"));
   EXPECT_EQ(f["description"], "VMRay collector");
   EXPECT_EQ(f["hasParameters"], true);
   EXPECT_EQ(f["parametersDescription"], "-a");
