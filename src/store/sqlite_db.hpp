@@ -101,6 +101,8 @@ class SqliteDb {
   // writers never deadlock upgrading read locks.
   template <class F>
   auto Transaction(std::string_view doing, F&& body) -> decltype(body()) {
+    // Inside a group-committed batch the caller's savepoint already makes the body atomic.
+    if (sqlite3_get_autocommit(db_) == 0) return body();
     if (auto begun = Begin(doing); !begun) return begun.error();
     auto result = body();
     if (!result) {
@@ -113,6 +115,10 @@ class SqliteDb {
     }
     return result;
   }
+
+  sqlite3* raw() const { return db_; }
+  // Rolls back the open transaction, if there is one.
+  void RollbackIfOpen() { Rollback(); }
 
  private:
   SqliteDb(sqlite3* db, std::string path);

@@ -158,26 +158,104 @@ Status SqliteStore::ExecForTest(std::string_view sql) {
   return db_->Exec(sql, "running test SQL");
 }
 
+// ---- group commit --------------------------------------------------------------------------
+
+void SqliteStore::RunWrite(PendingWrite& write) {
+  std::unique_lock queue(queue_mu_);
+  queue_.push_back(&write);
+  while (!write.done) {
+    if (committing_) {
+      queue_cv_.wait(queue);
+      continue;
+    }
+    // Leader: take everything queued so far and commit it as one transaction.
+    committing_ = true;
+    std::vector<PendingWrite*> batch;
+    batch.swap(queue_);
+    queue.unlock();
+    CommitBatch(batch);
+    queue.lock();
+    for (PendingWrite* w : batch) w->done = true;
+    committing_ = false;
+    queue_cv_.notify_all();
+  }
+}
+
+void SqliteStore::CommitBatch(const std::vector<PendingWrite*>& batch) {
+  std::lock_guard lock(mu_);
+  std::vector<PendingWrite*> kept;
+  auto begin = [&]() -> Status {
+    VC_ASSIGN_OR_RETURN(Statement st, db_->Prepare("BEGIN IMMEDIATE", "starting a write"));
+    return st.Run();
+  };
+  auto exec = [&](const char* sql) -> Status {
+    VC_ASSIGN_OR_RETURN(Statement st, db_->Prepare(sql, "writing"));
+    return st.Run();
+  };
+  if (auto s = begin(); !s) {
+    for (PendingWrite* w : batch) w->fail(s.error());
+    return;
+  }
+  for (PendingWrite* w : batch) {
+    if (auto s = exec("SAVEPOINT vc_write"); !s) {
+      w->fail(s.error());
+      continue;
+    }
+    if (w->run()) {
+      (void)exec("RELEASE vc_write");
+      kept.push_back(w);
+      continue;
+    }
+    if (sqlite3_get_autocommit(db_->raw()) != 0) {
+      // The failure (disk full, I/O) rolled back the whole transaction, earlier writes included:
+      // they failed too, with the same cause; start again for the rest.
+      const Error cause =
+          MakeError(ErrorCode::kUnavailable,
+                    "a write in the same batch failed and SQLite rolled the batch back; retry");
+      for (PendingWrite* k : kept) k->fail(cause);
+      kept.clear();
+      if (auto s = begin(); !s) {
+        for (PendingWrite* rest : batch) {
+          if (!rest->done && rest != w) rest->fail(s.error());
+        }
+        return;
+      }
+      continue;
+    }
+    (void)exec("ROLLBACK TO vc_write");
+    (void)exec("RELEASE vc_write");
+  }
+  Status committed = exec("COMMIT");
+  writes_ += static_cast<int64_t>(batch.size());
+  if (committed) ++batches_;
+  if (!committed) {
+    Error e = committed.error();
+    db_->RollbackIfOpen();
+    for (PendingWrite* k : kept) k->fail(e);
+  }
+}
+
 // ---- jobs ----------------------------------------------------------------------------------
 
 Result<bool> SqliteStore::InsertJob(const NewJob& job) {
   VC_RETURN_IF_ERROR(CheckNewJob(job));
-  std::lock_guard lock(mu_);
-  VC_ASSIGN_OR_RETURN(
-      Statement insert,
-      db_->Prepare("INSERT INTO jobs(kind, key, state, payload, group_key, next_attempt_at, "
-                   "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
-                   "ON CONFLICT(key) DO NOTHING",
-                   "inserting a job"));
-  insert.BindText(1, job.kind)
-      .BindText(2, job.key)
-      .BindText(3, job.state)
-      .BindText(4, job.payload)
-      .BindText(5, job.group_key)
-      .BindTime(6, job.next_attempt_at)
-      .BindTime(7, clock_.Now());
-  VC_RETURN_IF_ERROR(insert.Run());
-  return db_->Changes() == 1;
+  return Write<bool>("InsertJob", [&]() -> Result<bool> {
+    VC_ASSIGN_OR_RETURN(
+        Statement insert,
+        db_->Prepare("INSERT INTO jobs(kind, key, state, payload, group_key, next_attempt_at, "
+                     "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
+                     "ON CONFLICT(key) DO NOTHING",
+                     "inserting a job"));
+    insert.BindText(1, job.kind)
+        .BindText(2, job.key)
+        .BindText(3, job.state)
+        .BindText(4, job.payload)
+        .BindText(5, job.group_key)
+        .BindTime(6, job.next_attempt_at)
+        .BindTime(7, clock_.Now());
+    VC_RETURN_IF_ERROR(insert.Run());
+    return db_->Changes() == 1;
+  });
 }
 
 Result<std::vector<Job>> SqliteStore::LeaseDueJobs(TimePoint now, const std::string& owner,
@@ -185,26 +263,27 @@ Result<std::vector<Job>> SqliteStore::LeaseDueJobs(TimePoint now, const std::str
   VC_RETURN_IF_ERROR(CheckLeaseRequest(owner, lease_for));
   std::vector<Job> jobs;
   if (limit <= 0) return jobs;
-  std::lock_guard lock(mu_);
-  // One statement picks and leases, so no second caller can pick the same rows in between.
-  VC_ASSIGN_OR_RETURN(
-      Statement lease,
-      db_->Prepare("UPDATE jobs SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
-                   "SELECT id FROM jobs WHERE final = 0 AND next_attempt_at <= ?3 "
-                   "AND (lease_owner = '' OR lease_until <= ?3) "
-                   "ORDER BY next_attempt_at, id LIMIT ?4) RETURNING " VC_JOB_COLUMNS,
-                   "leasing due jobs"));
-  lease.BindText(1, owner).BindTime(2, now + lease_for).BindTime(3, now).BindInt(4, limit);
-  while (true) {
-    VC_ASSIGN_OR_RETURN(bool row, lease.Step());
-    if (!row) break;
-    jobs.push_back(ReadJob(lease));
-  }
-  // RETURNING gives no order guarantee.
-  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-    return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
+  return Write<std::vector<Job>>("LeaseDueJobs", [&]() -> Result<std::vector<Job>> {
+    // One statement picks and leases, so no second caller can pick the same rows in between.
+    VC_ASSIGN_OR_RETURN(
+        Statement lease,
+        db_->Prepare("UPDATE jobs SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
+                     "SELECT id FROM jobs WHERE final = 0 AND next_attempt_at <= ?3 "
+                     "AND (lease_owner = '' OR lease_until <= ?3) "
+                     "ORDER BY next_attempt_at, id LIMIT ?4) RETURNING " VC_JOB_COLUMNS,
+                     "leasing due jobs"));
+    lease.BindText(1, owner).BindTime(2, now + lease_for).BindTime(3, now).BindInt(4, limit);
+    while (true) {
+      VC_ASSIGN_OR_RETURN(bool row, lease.Step());
+      if (!row) break;
+      jobs.push_back(ReadJob(lease));
+    }
+    // RETURNING gives no order guarantee.
+    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+      return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
+    });
+    return jobs;
   });
-  return jobs;
 }
 
 Result<std::optional<Job>> SqliteStore::GetJobLocked(int64_t id) {
@@ -274,32 +353,34 @@ Status SqliteStore::UpdateJobLocked(const JobUpdate& update, bool check_lease) {
 
 Status SqliteStore::UpdateJob(const JobUpdate& update) {
   VC_RETURN_IF_ERROR(CheckJobUpdate(update, /*check_lease=*/true));
-  std::lock_guard lock(mu_);
-  return UpdateJobLocked(update, /*check_lease=*/true);
+  return Write<void>("UpdateJob",
+                     [&]() -> Status { return UpdateJobLocked(update, /*check_lease=*/true); });
 }
 
 Status SqliteStore::SaveJobPayload(int64_t id, const std::string& lease_owner,
                                    const std::string& payload) {
-  std::lock_guard lock(mu_);
-  VC_ASSIGN_OR_RETURN(Statement write,
-                      db_->Prepare("UPDATE jobs SET payload = ?2, updated_at = ?3 "
-                                   "WHERE id = ?1 AND final = 0 AND lease_owner = ?4",
-                                   "saving a job checkpoint"));
-  write.BindInt(1, id).BindText(2, payload).BindTime(3, clock_.Now()).BindText(4, lease_owner);
-  VC_RETURN_IF_ERROR(write.Run());
-  if (db_->Changes() == 1) return Ok();
-  return JobUpdateRefused(id, lease_owner);
+  return Write<void>("SaveJobPayload", [&]() -> Status {
+    VC_ASSIGN_OR_RETURN(Statement write,
+                        db_->Prepare("UPDATE jobs SET payload = ?2, updated_at = ?3 "
+                                     "WHERE id = ?1 AND final = 0 AND lease_owner = ?4",
+                                     "saving a job checkpoint"));
+    write.BindInt(1, id).BindText(2, payload).BindTime(3, clock_.Now()).BindText(4, lease_owner);
+    VC_RETURN_IF_ERROR(write.Run());
+    if (db_->Changes() == 1) return Ok();
+    return JobUpdateRefused(id, lease_owner);
+  });
 }
 
 Status SqliteStore::UpdateJobAndEnqueue(const JobUpdate& update,
                                         const std::vector<NewOutboxItem>& items) {
   VC_RETURN_IF_ERROR(CheckJobUpdate(update, /*check_lease=*/true));
   for (const NewOutboxItem& item : items) VC_RETURN_IF_ERROR(CheckNewOutbox(item));
-  std::lock_guard lock(mu_);
-  return db_->Transaction("updating a job and queueing its write-backs", [&]() -> Status {
-    VC_RETURN_IF_ERROR(UpdateJobLocked(update, /*check_lease=*/true));
-    for (const NewOutboxItem& item : items) VC_RETURN_IF_ERROR(EnqueueLocked(item));
-    return Ok();
+  return Write<void>("UpdateJobAndEnqueue", [&]() -> Status {
+    return db_->Transaction("updating a job and queueing its write-backs", [&]() -> Status {
+      VC_RETURN_IF_ERROR(UpdateJobLocked(update, /*check_lease=*/true));
+      for (const NewOutboxItem& item : items) VC_RETURN_IF_ERROR(EnqueueLocked(item));
+      return Ok();
+    });
   });
 }
 
@@ -366,37 +447,40 @@ Result<int> SqliteStore::WakeJobs(const std::string& group_key, const std::strin
   if (group_key.empty()) {
     return Invalid("WakeJobs needs a group key; an empty one would wake every ungrouped job");
   }
-  std::lock_guard lock(mu_);
-  // min(): a job that was already due keeps its place in the queue. An expired lease counts as
-  // free, as it does for leasing.
-  VC_ASSIGN_OR_RETURN(
-      Statement wake,
-      db_->Prepare("UPDATE jobs SET next_attempt_at = min(next_attempt_at, ?3), updated_at = ?3 "
-                   "WHERE group_key = ?1 AND state = ?2 AND final = 0 "
-                   "AND (lease_owner = '' OR lease_until <= ?3)",
-                   "waking jobs"));
-  wake.BindText(1, group_key).BindText(2, state).BindTime(3, now);
-  VC_RETURN_IF_ERROR(wake.Run());
-  return static_cast<int>(db_->Changes());
+  return Write<int>("WakeJobs", [&]() -> Result<int> {
+    // min(): a job that was already due keeps its place in the queue. An expired lease counts as
+    // free, as it does for leasing.
+    VC_ASSIGN_OR_RETURN(
+        Statement wake,
+        db_->Prepare("UPDATE jobs SET next_attempt_at = min(next_attempt_at, ?3), updated_at = ?3 "
+                     "WHERE group_key = ?1 AND state = ?2 AND final = 0 "
+                     "AND (lease_owner = '' OR lease_until <= ?3)",
+                     "waking jobs"));
+    wake.BindText(1, group_key).BindText(2, state).BindTime(3, now);
+    VC_RETURN_IF_ERROR(wake.Run());
+    return static_cast<int>(db_->Changes());
+  });
 }
 
 Status SqliteStore::ReleaseLeases(const std::string& owner) {
-  std::lock_guard lock(mu_);
-  return db_->Transaction("releasing leases", [&]() -> Status {
-    {
-      VC_ASSIGN_OR_RETURN(Statement jobs,
-                          db_->Prepare("UPDATE jobs SET lease_owner = '', lease_until = 0 "
+  return Write<void>("ReleaseLeases", [&]() -> Status {
+    return db_->Transaction("releasing leases", [&]() -> Status {
+      {
+        VC_ASSIGN_OR_RETURN(
+            Statement jobs,
+            db_->Prepare("UPDATE jobs SET lease_owner = '', lease_until = 0 "
+                         "WHERE lease_owner <> '' AND (?1 = '' OR lease_owner = ?1)",
+                         "releasing job leases"));
+        jobs.BindText(1, owner);
+        VC_RETURN_IF_ERROR(jobs.Run());
+      }
+      VC_ASSIGN_OR_RETURN(Statement outbox,
+                          db_->Prepare("UPDATE outbox SET lease_owner = '', lease_until = 0 "
                                        "WHERE lease_owner <> '' AND (?1 = '' OR lease_owner = ?1)",
-                                       "releasing job leases"));
-      jobs.BindText(1, owner);
-      VC_RETURN_IF_ERROR(jobs.Run());
-    }
-    VC_ASSIGN_OR_RETURN(Statement outbox,
-                        db_->Prepare("UPDATE outbox SET lease_owner = '', lease_until = 0 "
-                                     "WHERE lease_owner <> '' AND (?1 = '' OR lease_owner = ?1)",
-                                     "releasing outbox leases"));
-    outbox.BindText(1, owner);
-    return outbox.Run();
+                                       "releasing outbox leases"));
+      outbox.BindText(1, owner);
+      return outbox.Run();
+    });
   });
 }
 
@@ -430,42 +514,43 @@ Result<Sample> SqliteStore::ClaimSample(const std::string& sha256, int64_t job_i
                                         TimePoint reuse_after) {
   if (sha256.empty()) return Invalid("ClaimSample needs a sha256");
   if (job_id <= 0) return Invalid(fmt::format("ClaimSample needs a job id (got {})", job_id));
-  std::lock_guard lock(mu_);
-  return db_->Transaction("claiming a sample", [&]() -> Result<Sample> {
-    VC_ASSIGN_OR_RETURN(std::optional<Sample> existing, GetSampleLocked(sha256));
-    if (!existing) {
-      VC_ASSIGN_OR_RETURN(
-          Statement insert,
-          db_->Prepare("INSERT INTO samples(sha256, state, owner_job_id, updated_at) "
-                       "VALUES(?1, 'collecting', ?2, ?3)",
-                       "claiming a new sample"));
-      insert.BindText(1, sha256).BindInt(2, job_id).BindTime(3, now);
-      VC_RETURN_IF_ERROR(insert.Run());
-    } else {
-      const bool stale = existing->state == "finished" &&
-                         (!existing->analysed_at || *existing->analysed_at < reuse_after);
-      if (existing->state == "failed" || stale) {
-        // The new owner collects and submits again: results of the old attempt go, the VMRay
-        // sample id stays (it names the file in VMRay, which has not changed).
+  return Write<Sample>("ClaimSample", [&]() -> Result<Sample> {
+    return db_->Transaction("claiming a sample", [&]() -> Result<Sample> {
+      VC_ASSIGN_OR_RETURN(std::optional<Sample> existing, GetSampleLocked(sha256));
+      if (!existing) {
         VC_ASSIGN_OR_RETURN(
-            Statement take,
-            db_->Prepare("UPDATE samples SET state = 'collecting', owner_job_id = ?2, "
-                         "submission_id = 0, verdict = '', result_json = '', reason = '', "
-                         "analysed_at = NULL, submitted_at = NULL, updated_at = ?3 "
-                         "WHERE sha256 = ?1",
-                         "taking over a sample"));
-        take.BindText(1, sha256).BindInt(2, job_id).BindTime(3, now);
-        VC_RETURN_IF_ERROR(take.Run());
+            Statement insert,
+            db_->Prepare("INSERT INTO samples(sha256, state, owner_job_id, updated_at) "
+                         "VALUES(?1, 'collecting', ?2, ?3)",
+                         "claiming a new sample"));
+        insert.BindText(1, sha256).BindInt(2, job_id).BindTime(3, now);
+        VC_RETURN_IF_ERROR(insert.Run());
       } else {
-        return *std::move(existing);
+        const bool stale = existing->state == "finished" &&
+                           (!existing->analysed_at || *existing->analysed_at < reuse_after);
+        if (existing->state == "failed" || stale) {
+          // The new owner collects and submits again: results of the old attempt go, the VMRay
+          // sample id stays (it names the file in VMRay, which has not changed).
+          VC_ASSIGN_OR_RETURN(
+              Statement take,
+              db_->Prepare("UPDATE samples SET state = 'collecting', owner_job_id = ?2, "
+                           "submission_id = 0, verdict = '', result_json = '', reason = '', "
+                           "analysed_at = NULL, submitted_at = NULL, updated_at = ?3 "
+                           "WHERE sha256 = ?1",
+                           "taking over a sample"));
+          take.BindText(1, sha256).BindInt(2, job_id).BindTime(3, now);
+          VC_RETURN_IF_ERROR(take.Run());
+        } else {
+          return *std::move(existing);
+        }
       }
-    }
-    VC_ASSIGN_OR_RETURN(std::optional<Sample> after, GetSampleLocked(sha256));
-    if (!after) {
-      return MakeError(ErrorCode::kInternal,
-                       fmt::format("sample {} vanished while it was claimed", sha256));
-    }
-    return *std::move(after);
+      VC_ASSIGN_OR_RETURN(std::optional<Sample> after, GetSampleLocked(sha256));
+      if (!after) {
+        return MakeError(ErrorCode::kInternal,
+                         fmt::format("sample {} vanished while it was claimed", sha256));
+      }
+      return *std::move(after);
+    });
   });
 }
 
@@ -482,29 +567,30 @@ Status SqliteStore::PutSample(const Sample& sample) {
                     "finished, failed",
                     sample.sha256, sample.state));
   }
-  std::lock_guard lock(mu_);
-  VC_ASSIGN_OR_RETURN(
-      Statement upsert,
-      db_->Prepare("INSERT INTO samples(" VC_SAMPLE_COLUMNS ") "
-                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-                   "ON CONFLICT(sha256) DO UPDATE SET state = excluded.state, "
-                   "owner_job_id = excluded.owner_job_id, sample_id = excluded.sample_id, "
-                   "submission_id = excluded.submission_id, verdict = excluded.verdict, "
-                   "result_json = excluded.result_json, reason = excluded.reason, "
-                   "analysed_at = excluded.analysed_at, submitted_at = excluded.submitted_at, "
-                   "updated_at = excluded.updated_at",
-                   "writing a sample"));
-  upsert.BindText(1, sample.sha256).BindText(2, sample.state);
-  BindJobRef(upsert, 3, sample.owner_job_id)
-      .BindInt(4, sample.sample_id)
-      .BindInt(5, sample.submission_id)
-      .BindText(6, sample.verdict)
-      .BindText(7, sample.result_json)
-      .BindText(8, sample.reason)
-      .BindOptTime(9, sample.analysed_at)
-      .BindOptTime(10, sample.submitted_at)
-      .BindTime(11, clock_.Now());
-  return upsert.Run();
+  return Write<void>("PutSample", [&]() -> Status {
+    VC_ASSIGN_OR_RETURN(
+        Statement upsert,
+        db_->Prepare("INSERT INTO samples(" VC_SAMPLE_COLUMNS ") "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                     "ON CONFLICT(sha256) DO UPDATE SET state = excluded.state, "
+                     "owner_job_id = excluded.owner_job_id, sample_id = excluded.sample_id, "
+                     "submission_id = excluded.submission_id, verdict = excluded.verdict, "
+                     "result_json = excluded.result_json, reason = excluded.reason, "
+                     "analysed_at = excluded.analysed_at, submitted_at = excluded.submitted_at, "
+                     "updated_at = excluded.updated_at",
+                     "writing a sample"));
+    upsert.BindText(1, sample.sha256).BindText(2, sample.state);
+    BindJobRef(upsert, 3, sample.owner_job_id)
+        .BindInt(4, sample.sample_id)
+        .BindInt(5, sample.submission_id)
+        .BindText(6, sample.verdict)
+        .BindText(7, sample.result_json)
+        .BindText(8, sample.reason)
+        .BindOptTime(9, sample.analysed_at)
+        .BindOptTime(10, sample.submitted_at)
+        .BindTime(11, clock_.Now());
+    return upsert.Run();
+  });
 }
 
 // ---- outbox --------------------------------------------------------------------------------
@@ -527,8 +613,7 @@ Result<bool> SqliteStore::EnqueueLocked(const NewOutboxItem& item) {
 
 Result<bool> SqliteStore::EnqueueOutbox(const NewOutboxItem& item) {
   VC_RETURN_IF_ERROR(CheckNewOutbox(item));
-  std::lock_guard lock(mu_);
-  return EnqueueLocked(item);
+  return Write<bool>("EnqueueOutbox", [&]() -> Result<bool> { return EnqueueLocked(item); });
 }
 
 Result<std::vector<OutboxItem>> SqliteStore::LeaseDueOutbox(TimePoint now, const std::string& owner,
@@ -536,26 +621,28 @@ Result<std::vector<OutboxItem>> SqliteStore::LeaseDueOutbox(TimePoint now, const
   VC_RETURN_IF_ERROR(CheckLeaseRequest(owner, lease_for));
   std::vector<OutboxItem> items;
   if (limit <= 0) return items;
-  std::lock_guard lock(mu_);
-  // The attempt is counted by the same statement that leases: a crash during delivery still
-  // leaves attempts > 0 behind, so a retry knows the write-back may already have gone out.
-  VC_ASSIGN_OR_RETURN(
-      Statement lease,
-      db_->Prepare("UPDATE outbox SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1 "
-                   "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
-                   "AND next_attempt_at <= ?3 AND (lease_owner = '' OR lease_until <= ?3) "
-                   "ORDER BY next_attempt_at, id LIMIT ?4) RETURNING " VC_OUTBOX_COLUMNS,
-                   "leasing due write-backs"));
-  lease.BindText(1, owner).BindTime(2, now + lease_for).BindTime(3, now).BindInt(4, limit);
-  while (true) {
-    VC_ASSIGN_OR_RETURN(bool row, lease.Step());
-    if (!row) break;
-    items.push_back(ReadOutbox(lease));
-  }
-  std::sort(items.begin(), items.end(), [](const OutboxItem& a, const OutboxItem& b) {
-    return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
+  return Write<std::vector<OutboxItem>>("LeaseDueOutbox", [&]() -> Result<std::vector<OutboxItem>> {
+    // The attempt is counted by the same statement that leases: a crash during delivery still
+    // leaves attempts > 0 behind, so a retry knows the write-back may already have gone out.
+    VC_ASSIGN_OR_RETURN(
+        Statement lease,
+        db_->Prepare(
+            "UPDATE outbox SET lease_owner = ?1, lease_until = ?2, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' "
+            "AND next_attempt_at <= ?3 AND (lease_owner = '' OR lease_until <= ?3) "
+            "ORDER BY next_attempt_at, id LIMIT ?4) RETURNING " VC_OUTBOX_COLUMNS,
+            "leasing due write-backs"));
+    lease.BindText(1, owner).BindTime(2, now + lease_for).BindTime(3, now).BindInt(4, limit);
+    while (true) {
+      VC_ASSIGN_OR_RETURN(bool row, lease.Step());
+      if (!row) break;
+      items.push_back(ReadOutbox(lease));
+    }
+    std::sort(items.begin(), items.end(), [](const OutboxItem& a, const OutboxItem& b) {
+      return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
+    });
+    return items;
   });
-  return items;
 }
 
 Result<std::optional<OutboxItem>> SqliteStore::GetOutboxLocked(int64_t id) {
@@ -608,8 +695,7 @@ Status SqliteStore::UpdateOutboxLocked(const OutboxUpdate& update) {
 
 Status SqliteStore::UpdateOutbox(const OutboxUpdate& update) {
   VC_RETURN_IF_ERROR(CheckOutboxUpdate(update));
-  std::lock_guard lock(mu_);
-  return UpdateOutboxLocked(update);
+  return Write<void>("UpdateOutbox", [&]() -> Status { return UpdateOutboxLocked(update); });
 }
 
 Status SqliteStore::CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) {
@@ -622,18 +708,19 @@ Status SqliteStore::CompleteOutbox(const OutboxUpdate& update, const JobUpdate& 
   }
   const bool with_job = job_update.id != 0;
   if (with_job) VC_RETURN_IF_ERROR(CheckJobUpdate(job_update, /*check_lease=*/false));
-  std::lock_guard lock(mu_);
-  return db_->Transaction("completing a write-back and its job", [&]() -> Status {
-    if (with_job) {
-      VC_ASSIGN_OR_RETURN(std::optional<OutboxItem> item, GetOutboxLocked(update.id));
-      if (item && item->job_id != 0 && item->job_id != job_update.id) {
-        return Invalid(fmt::format("outbox item {} belongs to job {}, not to job {}", update.id,
-                                   item->job_id, job_update.id));
+  return Write<void>("CompleteOutbox", [&]() -> Status {
+    return db_->Transaction("completing a write-back and its job", [&]() -> Status {
+      if (with_job) {
+        VC_ASSIGN_OR_RETURN(std::optional<OutboxItem> item, GetOutboxLocked(update.id));
+        if (item && item->job_id != 0 && item->job_id != job_update.id) {
+          return Invalid(fmt::format("outbox item {} belongs to job {}, not to job {}", update.id,
+                                     item->job_id, job_update.id));
+        }
       }
-    }
-    VC_RETURN_IF_ERROR(UpdateOutboxLocked(update));
-    if (with_job) VC_RETURN_IF_ERROR(UpdateJobLocked(job_update, /*check_lease=*/false));
-    return Ok();
+      VC_RETURN_IF_ERROR(UpdateOutboxLocked(update));
+      if (with_job) VC_RETURN_IF_ERROR(UpdateJobLocked(job_update, /*check_lease=*/false));
+      return Ok();
+    });
   });
 }
 
@@ -671,15 +758,16 @@ Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& nam
 
 Status SqliteStore::SetCursor(const std::string& name, const std::string& value) {
   if (name.empty()) return Invalid("a cursor needs a name");
-  std::lock_guard lock(mu_);
-  VC_ASSIGN_OR_RETURN(
-      Statement upsert,
-      db_->Prepare("INSERT INTO cursors(name, value, updated_at) VALUES(?1, ?2, ?3) "
-                   "ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
-                   "updated_at = excluded.updated_at",
-                   "writing a cursor"));
-  upsert.BindText(1, name).BindText(2, value).BindTime(3, clock_.Now());
-  return upsert.Run();
+  return Write<void>("SetCursor", [&]() -> Status {
+    VC_ASSIGN_OR_RETURN(
+        Statement upsert,
+        db_->Prepare("INSERT INTO cursors(name, value, updated_at) VALUES(?1, ?2, ?3) "
+                     "ON CONFLICT(name) DO UPDATE SET value = excluded.value, "
+                     "updated_at = excluded.updated_at",
+                     "writing a cursor"));
+    upsert.BindText(1, name).BindText(2, value).BindTime(3, clock_.Now());
+    return upsert.Run();
+  });
 }
 
 #undef VC_JOB_COLUMNS

@@ -1,10 +1,18 @@
 // The Store on one SQLite connection. Every call takes one mutex, so calls from many threads
-// are serialised; statements are prepared once and reused. OpenSqliteStore (store.hpp) is the
+// are serialised; statements are prepared once and reused. Writes are group-committed: writes
+// that arrive while another batch commits wait, then run together as savepoints of one
+// transaction, so with synchronous=FULL many workers share one fsync instead of queueing for
+// one each, and every write still commits (or fails) on its own. OpenSqliteStore (store.hpp) is the
 // normal way in; the class is visible for tests that need the raw connection.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "store/sqlite_db.hpp"
 #include "store/store.hpp"
@@ -48,10 +56,35 @@ class SqliteStore final : public Store {
   Result<std::optional<std::string>> GetCursor(const std::string& name) override;
   Status SetCursor(const std::string& name, const std::string& value) override;
 
+  // Transactions committed and writes run so far (tests: group commit shares transactions).
+  int64_t batches_committed() const { return batches_.load(); }
+  int64_t writes_run() const { return writes_.load(); }
+
   // Runs `sql` on the store's connection under its lock (tests: pragmas, fault injection).
   Status ExecForTest(std::string_view sql);
 
  private:
+  struct PendingWrite {
+    std::function<bool()> run;  // runs the write; false when it failed (its savepoint is undone)
+    std::function<void(const Error&)> fail;  // the batch could not commit
+    bool done = false;
+  };
+  template <class T>
+  Result<T> Write(const char* what, const std::function<Result<T>()>& body) {
+    std::optional<Result<T>> result;
+    PendingWrite w;
+    w.run = [&] {
+      result.emplace(body());
+      return result->has_value();
+    };
+    w.fail = [&](const Error& e) { result.emplace(e); };
+    (void)what;
+    RunWrite(w);
+    return std::move(*result);
+  }
+  void RunWrite(PendingWrite& write);
+  void CommitBatch(const std::vector<PendingWrite*>& batch);
+
   // The *Locked helpers expect mu_ held (and, where they write several rows, a transaction).
   Result<std::optional<Job>> GetJobLocked(int64_t id);
   Status UpdateJobLocked(const JobUpdate& update, bool check_lease);
@@ -62,6 +95,12 @@ class SqliteStore final : public Store {
   Result<std::optional<Sample>> GetSampleLocked(const std::string& sha256);
 
   std::mutex mu_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<PendingWrite*> queue_;
+  bool committing_ = false;
+  std::atomic<int64_t> batches_{0};
+  std::atomic<int64_t> writes_{0};
   std::unique_ptr<SqliteDb> db_;
   Clock& clock_;
 };

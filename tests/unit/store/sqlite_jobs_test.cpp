@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/sqlite_store.hpp"
 #include "store_test_util.hpp"
 
 namespace vc::store {
@@ -478,3 +479,51 @@ TEST_F(StoreJobs, ListJobsFiltersNewestFirstWithALimit) {
 
 }  // namespace
 }  // namespace vc::store
+
+namespace vc::store::testing {
+namespace {
+
+// With synchronous=FULL every commit is an fsync; concurrent writers must share them.
+TEST(StoreGroupCommit, ConcurrentWritersShareTransactionsAndFailAlone) {
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  ManualClock clock;
+  auto opened =
+      OpenSqliteStore(SqliteOptions{.path = dir.File("gc.db"), .synchronous_full = true}, clock);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  auto* store = dynamic_cast<SqliteStore*>(opened->get());
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = store->InsertJob(NewJob{.kind = "k",
+                                         .key = fmt::format("gc-{}-{}", t, i),
+                                         .state = "new",
+                                         .payload = "{}",
+                                         .group_key = "",
+                                         .next_attempt_at = clock.Now()});
+        if (!r || !*r) ++failures;
+        // A write that fails inside a shared batch must not take the others with it.
+        if (i % 10 == 0) {
+          Status bad =
+              store->UpdateJob(JobUpdate{.id = 999999, .lease_owner = "nobody", .state = "x"});
+          if (bad) ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto counts = store->CountJobs();
+  ASSERT_TRUE(counts);
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_EQ((*counts)[0].count, kThreads * kPerThread);
+  EXPECT_LT(store->batches_committed(), store->writes_run()) << "no write shared a commit";
+}
+
+}  // namespace
+}  // namespace vc::store::testing
