@@ -11,8 +11,6 @@ namespace vc::auth {
 namespace {
 
 constexpr auto kRefreshAhead = std::chrono::minutes(5);
-// A token fetched this recently is fresh: a concurrent 401 on another worker already refreshed.
-constexpr auto kFreshEnough = std::chrono::seconds(10);
 
 std::string TrimSlash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
@@ -71,16 +69,19 @@ EntraTokenCache::Entry& EntraTokenCache::EntryFor(const std::string& resource) {
   return *slot;
 }
 
-Result<std::string> EntraTokenCache::Token(const std::string& resource, bool force_refresh) {
+Result<std::string> EntraTokenCache::Token(const std::string& resource) {
   Entry& entry = EntryFor(resource);
   std::lock_guard lock(entry.mu);
-  const TimePoint now = clock_.Now();
-  if (!entry.token.empty()) {
-    if (force_refresh && now - entry.fetched_at < kFreshEnough) return entry.token;
-    if (!force_refresh && now < entry.expires_at - kRefreshAhead) return entry.token;
-  }
-  const char* reason = entry.token.empty() ? "first" : force_refresh ? "rejected" : "expiring";
-  return Fetch(resource, entry, reason);
+  if (!entry.token.empty() && clock_.Now() < entry.expires_at - kRefreshAhead) return entry.token;
+  return Fetch(resource, entry, entry.token.empty() ? "first" : "expiring");
+}
+
+Result<std::string> EntraTokenCache::Refresh(const std::string& resource,
+                                             const std::string& rejected) {
+  Entry& entry = EntryFor(resource);
+  std::lock_guard lock(entry.mu);
+  if (!entry.token.empty() && entry.token != rejected) return entry.token;
+  return Fetch(resource, entry, "rejected");
 }
 
 Result<std::string> EntraTokenCache::Fetch(const std::string& resource, Entry& entry,
@@ -142,10 +143,19 @@ Result<std::string> EntraTokenCache::Fetch(const std::string& resource, Entry& e
   return entry.token;
 }
 
-Result<std::string> EntraCredential::AuthorizationHeader(bool force_refresh) {
-  auto token = cache_->Token(resource_, force_refresh);
+Result<std::string> EntraCredential::AuthorizationHeader() {
+  auto token = cache_->Token(resource_);
   if (!token) return token.error();
   return "Bearer " + *token;
+}
+
+Result<std::string> EntraCredential::AfterRejection(const std::string& rejected) {
+  constexpr std::string_view kBearer = "Bearer ";
+  const std::string token =
+      rejected.rfind(kBearer, 0) == 0 ? rejected.substr(kBearer.size()) : rejected;
+  auto fresh = cache_->Refresh(resource_, token);
+  if (!fresh) return fresh.error();
+  return "Bearer " + *fresh;
 }
 
 }  // namespace vc::auth

@@ -1,7 +1,7 @@
 // Entra ID client-credentials tokens, one cache per app registration, keyed by resource.
-// Tokens are refreshed ahead of expiry, fetched once when many workers ask at the same time,
-// and a 401 from a service forces at most one refresh (a token fetched moments ago by another
-// worker's refresh is reused rather than fetched again).
+// Tokens are refreshed ahead of expiry and fetched once when many workers ask at the same time.
+// A 401 replaces exactly the rejected token: when many workers hit 401 with the same token, the
+// first refreshes it and the others get the new one without another fetch.
 #pragma once
 
 #include <map>
@@ -29,7 +29,11 @@ class EntraTokenCache {
   // `pipeline` must not carry an auth policy (it is the one fetching tokens).
   EntraTokenCache(EntraOptions options, std::shared_ptr<http::Pipeline> pipeline, Clock& clock);
 
-  Result<std::string> Token(const std::string& resource, bool force_refresh);
+  // The cached token for `resource`, fetched when missing or within 5 minutes of expiry.
+  Result<std::string> Token(const std::string& resource);
+  // A new token after a service rejected `rejected`; if the cache already holds a different
+  // (newer) token, another caller refreshed it and that one is returned without a fetch.
+  Result<std::string> Refresh(const std::string& resource, const std::string& rejected);
 
  private:
   struct Entry {
@@ -53,7 +57,8 @@ class EntraCredential final : public http::Credential {
  public:
   EntraCredential(std::shared_ptr<EntraTokenCache> cache, std::string resource)
       : cache_(std::move(cache)), resource_(std::move(resource)) {}
-  Result<std::string> AuthorizationHeader(bool force_refresh) override;
+  Result<std::string> AuthorizationHeader() override;
+  Result<std::string> AfterRejection(const std::string& rejected) override;
   bool CanRefresh() const override { return true; }
 
  private:
@@ -65,7 +70,8 @@ class EntraCredential final : public http::Credential {
 class ApiKeyCredential final : public http::Credential {
  public:
   explicit ApiKeyCredential(Secret<> key) : key_(std::move(key)) {}
-  Result<std::string> AuthorizationHeader(bool) override { return "api_key " + key_.Reveal(); }
+  Result<std::string> AuthorizationHeader() override { return "api_key " + key_.Reveal(); }
+  Result<std::string> AfterRejection(const std::string&) override { return AuthorizationHeader(); }
   bool CanRefresh() const override { return false; }
 
  private:

@@ -39,12 +39,18 @@ Result<Response> RetryPolicy::Send(Request& request, const NextPolicy& next) {
       reason = std::string(e.service_code);
       may_retry = request.IsIdempotent() || e.service_code == kTransportConnect;
     } else {
-      const Response& r = *result;
+      Response& r = *result;
       if (!options_.retry_statuses.count(r.status)) return result;
       reason = fmt::format("http {}", r.status);
       if (r.status == 429)
         Metrics::Global().Inc("vc_http_throttled_total", {{"service", request.service}});
-      if (auto ra = r.headers.Get("Retry-After")) asked = ParseRetryAfter(*ra, clock_.Now());
+      if (auto ra = r.headers.Get("Retry-After")) {
+        asked = ParseRetryAfter(*ra, clock_.Now());
+        // Handed on as delta-seconds measured on this pipeline's clock: a client that maps the
+        // answer to Error::retry_after has no clock, and reading an HTTP-date against another
+        // one (the system clock under a test's ManualClock) gave a wrong wait.
+        if (asked) r.headers.Set("Retry-After", std::to_string((asked->count() + 999) / 1000));
+      }
       may_retry = request.IsIdempotent() || r.status == 429;
     }
     if (!may_retry || attempt >= options_.max_retries) return result;
@@ -96,13 +102,13 @@ Result<Response> RateLimitPolicy::Send(Request& request, const NextPolicy& next)
 }
 
 Result<Response> AuthPolicy::Send(Request& request, const NextPolicy& next) {
-  auto header = credential_->AuthorizationHeader(false);
+  auto header = credential_->AuthorizationHeader();
   if (!header) return header.error();
   request.headers.Set("Authorization", *header);
   Result<Response> result = next(request);
   if (!result || result->status != 401 || !credential_->CanRefresh()) return result;
   // The token may have been revoked or expired early: refresh once and try once more.
-  auto fresh = credential_->AuthorizationHeader(true);
+  auto fresh = credential_->AfterRejection(*header);
   if (!fresh) return fresh.error();
   request.headers.Set("Authorization", *fresh);
   return next(request);

@@ -82,8 +82,11 @@ class RateLimitPolicy final : public Policy {
 class Credential {
  public:
   virtual ~Credential() = default;
-  virtual Result<std::string> AuthorizationHeader(bool force_refresh) = 0;
-  // Whether a 401 can be cured by asking again with force_refresh (tokens yes, API keys no).
+  virtual Result<std::string> AuthorizationHeader() = 0;
+  // After a 401 answered to `rejected` (the header that was sent): a header worth one more try.
+  // A credential refreshed meanwhile by another caller returns that instead of fetching again.
+  virtual Result<std::string> AfterRejection(const std::string& rejected) = 0;
+  // Whether a 401 can be cured by a new credential (tokens yes, API keys no).
   virtual bool CanRefresh() const = 0;
 };
 

@@ -12,10 +12,15 @@ using testing::ScriptedTransport;
 class StaticCredential final : public Credential {
  public:
   explicit StaticCredential(bool can_refresh) : can_refresh_(can_refresh) {}
-  Result<std::string> AuthorizationHeader(bool force) override {
-    if (force) ++refreshes;
+  Result<std::string> AuthorizationHeader() override {
     return "Bearer token-" + std::to_string(refreshes);
   }
+  Result<std::string> AfterRejection(const std::string& rejected) override {
+    last_rejected = rejected;
+    ++refreshes;
+    return AuthorizationHeader();
+  }
+  std::string last_rejected;
   bool CanRefresh() const override { return can_refresh_; }
   int refreshes = 0;
 
@@ -181,6 +186,7 @@ TEST(AuthPolicy, RefreshesOnceOn401) {
   EXPECT_EQ(cred->refreshes, 1);
   EXPECT_EQ(f.transport->sent()[0].headers.Get("Authorization"), "Bearer token-0");
   EXPECT_EQ(f.transport->sent()[1].headers.Get("Authorization"), "Bearer token-1");
+  EXPECT_EQ(cred->last_rejected, "Bearer token-0") << "the credential learns which header failed";
 }
 
 TEST(AuthPolicy, NeverLoopsOnPersistent401) {
@@ -225,6 +231,29 @@ TEST(RateLimitPolicy, WaitsInlineForShortWaitsAndDefersLongOnes) {
   ASSERT_TRUE(r2.error().retry_after);
   EXPECT_EQ(r2.error().retry_after->count(), 10);
   EXPECT_EQ(transport->sent().size(), 4u);
+}
+
+}  // namespace
+}  // namespace vc::http
+
+namespace vc::http {
+namespace {
+
+// A Retry-After too long to wait inline goes back to the caller as delta-seconds on the
+// pipeline's own clock, whatever form the server used.
+TEST(RetryPolicy, LongHttpDateRetryAfterIsHandedOnAsSeconds) {
+  ManualClock clock;  // 1700000000 = Tue, 14 Nov 2023 22:13:20 GMT
+  SeededRandom random(1);
+  auto transport = std::make_shared<testing::ScriptedTransport>();
+  transport->ThenStatus(429, {{"Retry-After", "Tue, 14 Nov 2023 22:15:20 GMT"}});
+  Pipeline p({std::make_shared<RetryPolicy>(RetryOptions{}, clock, random)}, transport);
+  Request r;
+  r.url = "https://x/y";
+  auto resp = p.Send(r);
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(resp->status, 429);
+  EXPECT_EQ(resp->headers.Get("Retry-After"), "120");
+  EXPECT_TRUE(clock.Sleeps().empty());
 }
 
 }  // namespace
