@@ -239,6 +239,9 @@ void Scheduler::RunDelivery(const store::OutboxItem& item) {
     u.state = "pending";
     u.next_attempt_at = now + d.delay;
     s = store_.UpdateOutbox(u);
+    // A refused write-back (a missing permission, throttling) is otherwise invisible in the log;
+    // the reason carries the service, HTTP status and request id, like a failed job step.
+    if (s) spdlog::warn("write-back {} of job {}: {}", item.id, item.job_id, d.reason);
   } else {
     u.state = d.outcome == Delivery::Outcome::kDone ? "done" : "failed";
     u.next_attempt_at = now;

@@ -204,6 +204,14 @@ StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& 
           options_.analysis_poll_interval);
     }
   }
+  if (p.accept_cached) {
+    // VMRay answered the submission with "no jobs were created" but holds no finished analysis
+    // of the file to reuse: collecting and submitting again would only repeat that answer.
+    return Fail(ctx, p, "analysis",
+                "VMRay did not store the submission (Submission not stored because no jobs were "
+                "created) and has no earlier analysis of this file to reuse; check the VMRay job "
+                "rules for this file type");
+  }
   if (p.IsAv()) {
     if (!options_.fetch_quarantined_files) {
       if (auto s = MarkSample(ctx.job.id, p, "failed", ctx.now,

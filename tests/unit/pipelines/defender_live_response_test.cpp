@@ -1,0 +1,301 @@
+// Collecting the file with Live Response when the device does not cooperate: the file is gone
+// or changed, the device is busy or offline, MDE refuses a second session or throttles.
+#include "pipeline_test_support.hpp"
+
+namespace vc::testing {
+namespace {
+
+class DefenderLiveResponse : public PipelineTest {
+ protected:
+  std::string Key(const std::string& sha256) { return "mde:a1:" + sha256; }
+};
+
+TEST_F(DefenderLiveResponse, FileNoLongerOnTheDeviceFailsWithThePathInTheComment) {
+  const std::string sha = Sha256Hex(std::string("MZ deleted by the user ") + kEicar);
+  SeedMde({Alert("a1", sha, "gone.exe")}, Device({{"other.exe", "MZ something else"}}));
+  auto d = h().OpenDaemon();
+  ASSERT_TRUE(Run(*d));
+
+  const std::string path = std::string(kDownloads) + "gone.exe";
+  const store::Job job = JobOf(*d, Key(sha));
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_NE(job.reason.find("the file " + path + " is no longer on alice-laptop.contoso.com"),
+            std::string::npos)
+      << job.reason;
+  EXPECT_NE(job.reason.find("File not found"), std::string::npos) << job.reason;
+  const std::string comment = OnlyComment("a1");
+  EXPECT_NE(comment.find("VMRay Connector could not analyse gone.exe"), std::string::npos)
+      << comment;
+  EXPECT_NE(comment.find(path), std::string::npos) << comment;
+  EXPECT_EQ(LiveResponseCalls(), 1u) << "a missing file is not collected again";
+  EXPECT_EQ(SubmitCalls(), 0u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, CollectedFileWithAnotherHashIsNotSubmitted) {
+  const std::string evidence = std::string("MZ as detected ") + kEicar;
+  const std::string sha = Sha256Hex(evidence);
+  const std::string on_disk = "MZ rewritten since the alert";
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", on_disk}}));
+  auto d = h().OpenDaemon();
+  ASSERT_TRUE(Run(*d));
+
+  const store::Job job = JobOf(*d, Key(sha));
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_NE(job.reason.find("SHA-256 " + Sha256Hex(on_disk) + " does not match the evidence"),
+            std::string::npos)
+      << job.reason;
+  EXPECT_NE(OnlyComment("a1").find("nothing was submitted"), std::string::npos);
+  EXPECT_EQ(SubmitCalls(), 0u);
+  EXPECT_EQ(StoredSubmissions(Sha256Hex(on_disk)), 0u);
+  EXPECT_EQ(LiveResponseCalls(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, DeviceBusyWithSomeoneElsesSessionIsWaitedForAtTheConfiguredPace) {
+  const std::string content = std::string("MZ busy device ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  Json device = Device({{"dropper.exe", content}});
+  device["busy"] = true;
+  SeedMde({Alert("a1", sha)}, device);
+  // MachineAvailabilityTimeout / MachineAvailabilityRetry = 10 min / 5 = 2 min between checks.
+  auto d =
+      h().OpenDaemon({{"MachineAvailabilityTimeout", "10"}, {"MachineAvailabilityRetry", "5"}});
+  (void)d->PollAlerts();
+  ASSERT_TRUE(
+      StepUntil(*d, [&] { return JobOf(*d, Key(sha)).reason.find("busy") != std::string::npos; }));
+  const store::Job waiting = JobOf(*d, Key(sha));
+  EXPECT_EQ(waiting.state, "collecting");
+  EXPECT_EQ(waiting.reason,
+            "device alice-laptop.contoso.com is busy with someone else's Live Response action "
+            "(check 1); waiting for it to finish");
+  EXPECT_EQ(waiting.next_attempt_at - clock_.Now(), Minutes(2));
+
+  EXPECT_FALSE(Run(*d, Minutes(7), /*poll=*/false)) << "still waiting for the other session";
+  EXPECT_NE(JobOf(*d, Key(sha)).reason.find("(check 4)"), std::string::npos);
+  const auto checks = CallsTo(mde(), "GET", "/api/machineactions");
+  ASSERT_EQ(checks.size(), 4u);
+  for (size_t i = 1; i < checks.size(); ++i) {
+    EXPECT_GE(checks[i].at_ms - checks[i - 1].at_ms, 120'000) << i;
+  }
+  EXPECT_EQ(LiveResponseCalls(), 0u) << "no session is forced onto a busy device";
+  EXPECT_TRUE(Comments("a1").empty());
+
+  // The analyst's session ends.
+  h().Seed({{"mde", {{"machines", Json::array({{{"id", kMachineId}, {"busy", false}}})}}}});
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+  EXPECT_EQ(JobOf(*d, Key(sha)).state, "done");
+  EXPECT_EQ(OnlyComment("a1").find("Evidence SHA256:"), 0u);
+  EXPECT_EQ(CollectionsOf(sha).size(), 1u);
+  EXPECT_EQ(LiveResponseCalls(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, OfflineDeviceKeepsTheJobPendingUntilItReconnects) {
+  const std::string content = std::string("MZ laptop in a drawer ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}, /*offline=*/true));
+  auto d =
+      h().OpenDaemon({{"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_POLL_INTERVAL_SECONDS", "300"}});
+  EXPECT_FALSE(Run(*d, Hours(3)));
+
+  const store::Job pending = JobOf(*d, Key(sha));
+  EXPECT_EQ(pending.state, "collection_pending");
+  EXPECT_EQ(pending.reason,
+            "waiting for device alice-laptop.contoso.com to pick up the Live Response request (an "
+            "offline device runs it when it reconnects; giving up after 24 h)");
+  EXPECT_TRUE(Comments("a1").empty());
+  EXPECT_EQ(LiveResponseCalls(), 1u) << "the queued request is kept, not repeated";
+  const auto polls = CallsTo(mde(), "GET", "/api/machineactions/[^/]+");
+  EXPECT_GE(polls.size(), 30u);
+  EXPECT_LE(polls.size(), 40u) << "polled every 5 minutes";
+
+  h().Seed({{"mde", {{"machines", Json::array({{{"id", kMachineId}, {"offline", false}}})}}}});
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+  EXPECT_EQ(JobOf(*d, Key(sha)).state, "done");
+  EXPECT_NE(OnlyComment("a1").find("VMRAY Analyzer Verdict: MALICIOUS"), std::string::npos);
+  EXPECT_EQ(LiveResponseCalls(), 1u);
+  EXPECT_EQ(SubmitCalls(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, OfflineBeyondTheGiveUpTimeCancelsAndComments) {
+  const std::string content = std::string("MZ never back ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}, /*offline=*/true));
+  auto d =
+      h().OpenDaemon({{"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_GIVE_UP_AFTER_HOURS", "1"},
+                      {"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_POLL_INTERVAL_SECONDS", "300"}});
+  ASSERT_TRUE(Run(*d, Hours(3)));
+
+  const store::Job job = JobOf(*d, Key(sha));
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_EQ(job.reason,
+            "device alice-laptop.contoso.com did not run the Live Response request within 1 h; "
+            "it may be offline");
+  EXPECT_NE(OnlyComment("a1").find("did not run the Live Response request within 1 h"),
+            std::string::npos);
+  const auto cancels = CallsTo(mde(), "POST", "/api/machineactions/[^/]+/cancel");
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(cancels[0].status, 200);
+  const auto lr = CallsTo(mde(), "POST", ".*/runliveresponse");
+  ASSERT_EQ(lr.size(), 1u);
+  EXPECT_GE(cancels[0].at_ms - lr[0].at_ms, 3'600'000);
+  EXPECT_LE(cancels[0].at_ms - lr[0].at_ms, 3'600'000 + 300'000);
+  const auto actions = CollectionsOf(sha);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions[0]["status"], "Cancelled");
+  EXPECT_NE(actions[0]["cancellationComment"].get<std::string>().find("VMRay Connector"),
+            std::string::npos);
+  EXPECT_EQ(SubmitCalls(), 0u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, ActiveRequestAlreadyExistsIsWaitedOutThenCollected) {
+  const std::string content = std::string("MZ raced ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}));
+  emu::FaultRule active = Fault("POST", ".*/runliveresponse$", 400);
+  active.body = Json{{"error",
+                      {{"code", "ActiveRequestAlreadyExists"},
+                       {"message",
+                        "Cannot create a live response session: machine already has "
+                        "an active live response action."},
+                       {"target", "8f5b4b0c-2a5d-4c1e-9c3e-2f1d7e6a5b4c"}}}}
+                    .dump();
+  mde().AddFault(active);
+  auto d = h().OpenDaemon({{"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_POLL_INTERVAL_SECONDS", "30"}});
+  (void)d->PollAlerts();
+  ASSERT_TRUE(StepUntil(*d, [&] { return LiveResponseCalls() == 1; }));
+  const store::Job waiting = JobOf(*d, Key(sha));
+  EXPECT_EQ(waiting.state, "collecting");
+  EXPECT_EQ(waiting.reason,
+            "device alice-laptop.contoso.com already runs a Live Response session; waiting");
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+
+  const auto lr = CallsTo(mde(), "POST", ".*/runliveresponse");
+  ASSERT_EQ(lr.size(), 2u);
+  EXPECT_EQ(lr[0].status, 400);
+  EXPECT_EQ(lr[1].status, 201);
+  EXPECT_GE(lr[1].at_ms - lr[0].at_ms, 30'000) << "not retried at once (original defect 5)";
+  EXPECT_EQ(JobOf(*d, Key(sha)).state, "done");
+  EXPECT_EQ(Comments("a1").size(), 1u);
+  EXPECT_EQ(CollectionsOf(sha).size(), 1u);
+  EXPECT_EQ(SubmitCalls(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, ThrottledLiveResponseIsNotRetriedBeforeRetryAfter) {
+  const std::string content = std::string("MZ throttled session ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}));
+  emu::FaultRule throttle = Fault("POST", ".*/runliveresponse$", 429);
+  throttle.retry_after = "120";
+  mde().AddFault(throttle);
+  auto d = h().OpenDaemon();
+  (void)d->PollAlerts();
+  ASSERT_TRUE(StepUntil(*d, [&] { return LiveResponseCalls() == 1; }));
+  const store::Job waiting = JobOf(*d, Key(sha));
+  EXPECT_EQ(waiting.state, "collecting");
+  EXPECT_NE(waiting.reason.find("starting Live Response (retrying 1/40"), std::string::npos)
+      << waiting.reason;
+  EXPECT_NE(waiting.reason.find("retry-after=120s"), std::string::npos) << waiting.reason;
+  EXPECT_NE(waiting.reason.find("request-id="), std::string::npos) << waiting.reason;
+  EXPECT_GE(waiting.next_attempt_at - clock_.Now(), Seconds(120));
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+
+  const auto lr = CallsTo(mde(), "POST", ".*/runliveresponse");
+  ASSERT_EQ(lr.size(), 2u);
+  EXPECT_EQ(lr[0].status, 429);
+  EXPECT_EQ(lr[1].status, 201);
+  EXPECT_GE(lr[1].at_ms - lr[0].at_ms, 120'000);
+  EXPECT_EQ(JobOf(*d, Key(sha)).state, "done");
+  EXPECT_EQ(Comments("a1").size(), 1u);
+  EXPECT_EQ(CollectionsOf(sha).size(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, DeviceUnknownToMdeFailsAtOnce) {
+  const std::string sha = Sha256Hex(std::string("MZ offboarded ") + kEicar);
+  h().Seed({{"mde", {{"alerts", Json::array({Alert("a1", sha)})}}}});  // no such machine
+  auto d = h().OpenDaemon();
+  ASSERT_TRUE(Run(*d));
+
+  const store::Job job = JobOf(*d, Key(sha));
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_EQ(job.reason, "device alice-laptop.contoso.com is not known to MDE (offboarded?)");
+  EXPECT_NE(OnlyComment("a1").find("not known to MDE"), std::string::npos);
+  const auto lr = CallsTo(mde(), "POST", ".*/runliveresponse");
+  ASSERT_EQ(lr.size(), 1u) << "a 404 is not retried";
+  EXPECT_EQ(lr[0].status, 404);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, CorruptDownloadIsFetchedAgainNotCollectedAgain) {
+  const std::string content = std::string("MZ truncated transfer ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}));
+  emu::FaultRule corrupt = Fault("GET", "^/_lr/download/.*", 200);
+  corrupt.body = std::string("\x1f\x8b\x08\x00garbage", 12);
+  corrupt.content_type = "application/octet-stream";
+  mde().AddFault(corrupt);
+  auto d = h().OpenDaemon();
+  ASSERT_TRUE(Run(*d));
+
+  EXPECT_EQ(JobOf(*d, Key(sha)).state, "done");
+  EXPECT_EQ(Comments("a1").size(), 1u);
+  EXPECT_EQ(mde().CountCalls("GET", "/_lr/download/.*"), 2u);
+  EXPECT_EQ(LiveResponseCalls(), 1u);
+  EXPECT_EQ(SubmitCalls(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, FileOverTheSizeLimitIsNotSubmitted) {
+  const std::string content = std::string("MZ far too big for the limit ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}));
+  auto d = h().OpenDaemon({{"VMRAY_CONNECTOR_VMRAY_MAX_FILE_SIZE_BYTES", "16"}});
+  ASSERT_TRUE(Run(*d));
+
+  const store::Job job = JobOf(*d, Key(sha));
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_EQ(job.reason, "file is larger than the 16 byte limit (vmray.max_file_size_bytes)");
+  EXPECT_NE(OnlyComment("a1").find("16 byte limit"), std::string::npos);
+  EXPECT_EQ(SubmitCalls(), 0u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderLiveResponse, WrongTypedMachineActionIsRetriedThenFailsNamingTheJsonPath) {
+  const std::string content = std::string("MZ odd action ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}));
+  emu::FaultRule odd = Fault("GET", "^/api/machineactions/[^/]+$", 200, /*times=*/-1);
+  odd.body = Json{{"id", "3b8c1c4e-0000-4000-8000-000000000001"},
+                  {"type", "LiveResponse"},
+                  {"status", "Succeeded"},
+                  {"commands", Json::array({{{"index", "0"},
+                                             {"commandStatus", "Completed"},
+                                             {"errors", Json::array()},
+                                             {"command", {{"type", "GetFile"}}}}})}}
+                 .dump();
+  mde().AddFault(odd);
+  auto d = h().OpenDaemon();
+  ASSERT_TRUE(Run(*d));
+
+  const store::Job job = JobOf(*d, Key(sha));
+  EXPECT_EQ(job.state, "failed");
+  EXPECT_NE(job.reason.find("polling the Live Response action failed 4 times, giving up"),
+            std::string::npos)
+      << job.reason;
+  EXPECT_NE(job.reason.find("machineaction.commands[0].index: expected an integer, got string"),
+            std::string::npos)
+      << job.reason;
+  EXPECT_NE(OnlyComment("a1").find("machineaction.commands[0].index"), std::string::npos);
+  EXPECT_EQ(mde().CountCalls("GET", "/api/machineactions/[^/]+"), 4u);
+  EXPECT_EQ(LiveResponseCalls(), 1u);
+  EXPECT_EQ(SubmitCalls(), 0u);
+  ExpectNoEmulatorAssertions();
+}
+
+}  // namespace
+}  // namespace vc::testing
