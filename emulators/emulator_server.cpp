@@ -3,14 +3,43 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/redact.hpp"
-#include <cctype>
 
 namespace vc::emu {
 namespace {
+// Set in the pre-routing handler, read in the post-routing one: httplib runs both on the
+// thread that serves the request.
+thread_local bool tls_cut_answer = false;
 constexpr size_t kMaxRecordedBody = 64 * 1024;
 constexpr const char* kAssertionMarker = "X-Emulator-Assertion";
+
+// "/api/machines/7b1f.../runliveresponse" -> "/api/machines/{id}/runliveresponse": a segment
+// that is a number, or long and holds a digit (hashes, GUIDs, alert ids), is an id; a function
+// call segment keeps its name.
+std::string RouteTemplate(const std::string& path) {
+  std::string out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string_view seg(path.data() + start, end - start);
+    out.push_back('/');
+    auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+    const bool has_digit = std::any_of(seg.begin(), seg.end(), digit);
+    const bool all_digits = !seg.empty() && std::all_of(seg.begin(), seg.end(), digit);
+    if (auto paren = seg.find('('); paren != std::string_view::npos) {
+      out.append(seg.substr(0, paren)).append("(..)");
+    } else if (all_digits || (has_digit && seg.size() >= 16)) {
+      out.append("{id}");
+    } else {
+      out.append(seg);
+    }
+    start = end + 1;
+  }
+  return out;
+}
 }  // namespace
 
 bool IEquals(std::string_view a, std::string_view b) {
@@ -40,7 +69,8 @@ Json FaultRuleToJson(const FaultRule& r) {
          {"delay_ms", r.delay_ms},
          {"malformed", r.malformed},
          {"drop_connection", r.drop_connection},
-         {"pass_through", r.pass_through}};
+         {"pass_through", r.pass_through},
+         {"cut_after_handling", r.cut_after_handling}};
   if (r.retry_after) j["retry_after"] = *r.retry_after;
   return j;
 }
@@ -66,6 +96,7 @@ std::optional<FaultRule> FaultRuleFromJson(const Json& j, std::string* problem) 
     r.malformed = j.value("malformed", false);
     r.drop_connection = j.value("drop_connection", false);
     r.pass_through = j.value("pass_through", false);
+    r.cut_after_handling = j.value("cut_after_handling", false);
     std::regex check(r.path_regex);  // validate now, not on first request
   } catch (const std::exception& e) {
     *problem = std::string("bad fault rule: ") + e.what();
@@ -105,8 +136,10 @@ int EmulatorServer::Start() {
   });
   // Recorded before the answer is written (not in the logger, which runs after): a client that
   // has its answer always finds its call in the log.
-  server_.set_post_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) { Record(req, res); });
+  server_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    Record(req, res);
+    CutIfAsked(res);
+  });
   port_ = server_.bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("emulator " + name_ + ": cannot bind 127.0.0.1");
   thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -147,6 +180,14 @@ void EmulatorServer::ClearCalls() {
   std::lock_guard lock(log_mu_);
   calls_.clear();
   assertions_.clear();
+  route_counts_.clear();
+}
+
+Json EmulatorServer::StatsJson() const {
+  std::lock_guard lock(log_mu_);
+  Json routes = Json::object();
+  for (const auto& [route, n] : route_counts_) routes[route] = n;
+  return {{"calls", calls_.size()}, {"assertions", assertions_.size()}, {"routes", routes}};
 }
 
 void EmulatorServer::AddFault(FaultRule rule) {
@@ -198,6 +239,10 @@ httplib::Server::HandlerResponse EmulatorServer::ApplyFaults(const httplib::Requ
   if (!hit) return httplib::Server::HandlerResponse::Unhandled;
   if (hit->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(hit->delay_ms));
   if (hit->pass_through) return httplib::Server::HandlerResponse::Unhandled;
+  if (hit->cut_after_handling) {
+    tls_cut_answer = true;
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
   if (hit->retry_after) res.set_header("Retry-After", *hit->retry_after);
   if (hit->drop_connection) {
     // Promise a body, send half of it, then abort: the client sees a broken transfer.
@@ -218,6 +263,17 @@ httplib::Server::HandlerResponse EmulatorServer::ApplyFaults(const httplib::Requ
   return httplib::Server::HandlerResponse::Handled;
 }
 
+void EmulatorServer::CutIfAsked(httplib::Response& res) {
+  if (!tls_cut_answer) return;
+  tls_cut_answer = false;
+  const size_t size = std::max<size_t>(res.body.size(), 16);
+  res.body.clear();
+  res.set_content_provider(size, "application/json", [](size_t, size_t, httplib::DataSink& sink) {
+    sink.write("{\"cut", 5);
+    return false;
+  });
+}
+
 void EmulatorServer::Record(const httplib::Request& req, const httplib::Response& res) {
   if (req.path.rfind("/_emulator/", 0) == 0) return;
   CallRecord c;
@@ -234,7 +290,9 @@ void EmulatorServer::Record(const httplib::Request& req, const httplib::Response
   c.status = res.status;
   if (res.has_header(kAssertionMarker)) c.assertion = res.body;
   c.at_ms = ToUnixMillis(clock_.Now());
+  std::string route = c.method + " " + RouteTemplate(c.path);
   std::lock_guard lock(log_mu_);
+  ++route_counts_[route];
   c.seq = next_seq_++;
   calls_.push_back(std::move(c));
 }
@@ -259,6 +317,9 @@ void EmulatorServer::RegisterControlRoutes() {
   server_.Delete("/_emulator/calls", [this](const httplib::Request&, httplib::Response& res) {
     ClearCalls();
     res.status = 204;
+  });
+  server_.Get("/_emulator/stats", [this](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, StatsJson());
   });
   server_.Get("/_emulator/assertions", [this](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, AssertionFailures());

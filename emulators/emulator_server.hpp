@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,9 @@ struct FaultRule {
   bool malformed = false;                  // 200 with a truncated JSON body
   bool drop_connection = false;            // close the connection mid-response
   bool pass_through = false;               // only delay, then answer normally
+  // Let the service act on the request, then cut the answer mid-body: the client cannot tell
+  // whether it happened (a submission stored, a comment written, but the reply lost).
+  bool cut_after_handling = false;
 };
 
 Json FaultRuleToJson(const FaultRule& rule);
@@ -75,6 +79,10 @@ class EmulatorServer {
   size_t CountCalls(const std::string& method, const std::string& path_regex) const;
   std::vector<std::string> AssertionFailures() const;
   void ClearCalls();
+  // Call counts per route ("GET /rest/sample/{id}/vtis": ids and hashes folded), kept apart from
+  // the call log so a benchmark can read them cheaply: {"calls": n, "assertions": n,
+  // "routes": {"<METHOD> <path template>": n}}. Cleared with the call log.
+  Json StatsJson() const;
 
   void AddFault(FaultRule rule);
   void ClearFaults();
@@ -104,6 +112,7 @@ class EmulatorServer {
   void RegisterControlRoutes();
   httplib::Server::HandlerResponse ApplyFaults(const httplib::Request& req, httplib::Response& res);
   void Record(const httplib::Request& req, const httplib::Response& res);
+  static void CutIfAsked(httplib::Response& res);
 
   std::string name_;
   Clock& clock_;
@@ -115,6 +124,7 @@ class EmulatorServer {
   mutable std::mutex log_mu_;
   std::vector<CallRecord> calls_;
   std::vector<std::string> assertions_;
+  std::map<std::string, int64_t> route_counts_;
   int64_t next_seq_ = 1;
 
   std::mutex fault_mu_;

@@ -242,6 +242,7 @@ void Scheduler::RunDelivery(const store::OutboxItem& item) {
     // A refused write-back (a missing permission, throttling) is otherwise invisible in the log;
     // the reason carries the service, HTTP status and request id, like a failed job step.
     if (s) spdlog::warn("write-back {} of job {}: {}", item.id, item.job_id, d.reason);
+    if (s && item.job_id != 0) (void)store_.SetJobReason(item.job_id, d.reason);
   } else {
     u.state = d.outcome == Delivery::Outcome::kDone ? "done" : "failed";
     u.next_attempt_at = now;

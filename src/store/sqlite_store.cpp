@@ -384,6 +384,17 @@ Status SqliteStore::UpdateJobAndEnqueue(const JobUpdate& update,
   });
 }
 
+Status SqliteStore::SetJobReason(int64_t id, const std::string& reason) {
+  return Write<void>("SetJobReason", [&]() -> Status {
+    VC_ASSIGN_OR_RETURN(
+        Statement write,
+        db_->Prepare("UPDATE jobs SET reason = ?2, updated_at = ?3 WHERE id = ?1 AND final = 0",
+                     "noting a job's reason"));
+    write.BindInt(1, id).BindText(2, reason).BindTime(3, clock_.Now());
+    return write.Run();
+  });
+}
+
 Result<std::optional<Job>> SqliteStore::GetJob(int64_t id) {
   std::lock_guard lock(mu_);
   return GetJobLocked(id);

@@ -32,6 +32,7 @@ class SqliteStore final : public Store {
                         const std::string& payload) override;
   Status UpdateJobAndEnqueue(const JobUpdate& update,
                              const std::vector<NewOutboxItem>& items) override;
+  Status SetJobReason(int64_t id, const std::string& reason) override;
   Result<std::optional<Job>> GetJob(int64_t id) override;
   Result<std::optional<Job>> GetJobByKey(const std::string& key) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;

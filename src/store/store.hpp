@@ -145,6 +145,9 @@ class Store {
   // that it is about to do something irreversible (a submission) before doing it.
   virtual Status SaveJobPayload(int64_t id, const std::string& lease_owner,
                                 const std::string& payload) = 0;
+  // Updates only the reason of a non-final job, without a lease: a job parked while its
+  // write-back is retried shows why the write-back is waiting.
+  virtual Status SetJobReason(int64_t id, const std::string& reason) = 0;
   virtual Result<std::optional<Job>> GetJob(int64_t id) = 0;
   virtual Result<std::optional<Job>> GetJobByKey(const std::string& key) = 0;
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;

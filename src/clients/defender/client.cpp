@@ -106,7 +106,7 @@ Result<Json> Client::Call(http::Request request, const std::string& what) {
   auto resp = api_->Send(std::move(request));
   if (!resp) {
     Error e = resp.error();
-    e.service = "mde";
+    if (e.service.empty()) e.service = "mde";  // a token error stays "entra"
     return e;
   }
   if (!resp->ok()) return MapError(*resp, what);
@@ -116,7 +116,7 @@ Result<Json> Client::Call(http::Request request, const std::string& what) {
   return body;
 }
 
-Result<std::vector<Alert>> Client::ListAlerts(const AlertQuery& q) {
+Result<AlertPage> Client::ListAlertPage(const AlertQuery& q) {
   std::vector<std::string> clauses;
   if (q.created_since) clauses.push_back("alertCreationTime ge " + FormatIso8601(*q.created_since));
   if (!q.statuses.empty()) clauses.push_back(InList("status", q.statuses));
@@ -139,14 +139,30 @@ Result<std::vector<Alert>> Client::ListAlerts(const AlertQuery& q) {
   JsonReader r(*body, "alerts");
   const Json& value = r.Array("value");
   if (!r.ok()) return r.status().error();
-  std::vector<Alert> out;
-  out.reserve(value.size());
+  AlertPage page;
+  page.records = value.size();
+  page.alerts.reserve(value.size());
   for (size_t i = 0; i < value.size(); ++i) {
     auto a = ParseAlert(value[i], fmt::format("value[{}]", i));
-    if (!a) return a.error();
-    out.push_back(std::move(*a));
+    if (a) {
+      page.alerts.push_back(std::move(*a));
+      continue;
+    }
+    a.error().service = "mde";
+    std::string id;
+    if (value[i].is_object() && value[i].contains("id") && value[i]["id"].is_string()) {
+      id = value[i]["id"].get<std::string>();
+    }
+    page.rejected.push_back({std::move(id), std::move(a.error())});
   }
-  return out;
+  return page;
+}
+
+Result<std::vector<Alert>> Client::ListAlerts(const AlertQuery& q) {
+  auto page = ListAlertPage(q);
+  if (!page) return page.error();
+  if (!page->rejected.empty()) return page->rejected.front().error;
+  return std::move(page->alerts);
 }
 
 Result<Alert> Client::GetAlert(const std::string& alert_id) {

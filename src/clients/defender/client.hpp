@@ -27,6 +27,18 @@ struct LiveResponseCommand {
   std::vector<std::pair<std::string, std::string>> params;
 };
 
+// One page of alerts. An alert MDE sends in a shape we cannot read is reported on its own so
+// one bad record never blocks the alerts around it.
+struct AlertPage {
+  std::vector<Alert> alerts;
+  struct Rejected {
+    std::string id;  // when the record had a readable id
+    Error error;
+  };
+  std::vector<Rejected> rejected;
+  size_t records = 0;  // alerts + rejected: tells a full page from the last one
+};
+
 class Client {
  public:
   // `download` is a pipeline *without* auth, for the storage links Live Response hands out:
@@ -34,7 +46,10 @@ class Client {
   Client(std::string base_url, std::shared_ptr<http::Pipeline> api,
          std::shared_ptr<http::Pipeline> download);
 
+  // Strict: any unreadable alert fails the call.
   Result<std::vector<Alert>> ListAlerts(const AlertQuery& query);
+  // Tolerant: unreadable alerts are returned in `rejected`.
+  Result<AlertPage> ListAlertPage(const AlertQuery& query);
   Result<Alert> GetAlert(const std::string& alert_id);
   Status AddAlertComment(const std::string& alert_id, const std::string& comment);
   Result<Machine> GetMachine(const std::string& machine_id);

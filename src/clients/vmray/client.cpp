@@ -108,7 +108,7 @@ Result<Json> Client::Call(http::Request request, const std::string& what) {
   auto resp = pipeline_->Send(std::move(request));
   if (!resp) {
     Error e = resp.error();
-    e.service = "vmray";
+    if (e.service.empty()) e.service = "vmray";
     return e;
   }
   if (!resp->ok()) return MapError(*resp, what);

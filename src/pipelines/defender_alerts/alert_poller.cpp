@@ -127,9 +127,24 @@ Result<PollStats> AlertPoller::PollOnce() {
   PollStats stats;
   TimePoint newest = cursor;
   for (;;) {
-    auto page = mde_.ListAlerts(q);
+    auto page = mde_.ListAlertPage(q);
     if (!page) return page.error();
-    for (const auto& alert : *page) {
+    for (const auto& bad : page->rejected) {
+      // One unreadable alert must not stop the others: it gets a failed job with the reason
+      // (when it has an id to key it by) and the cursor moves on.
+      ++stats.unreadable;
+      spdlog::warn("MDE alert {} cannot be read and is skipped: {}",
+                   bad.id.empty() ? "(no id)" : bad.id, bad.error.ToString());
+      if (bad.id.empty()) continue;
+      EvidencePayload p;
+      p.alert_id = bad.id;
+      p.skip_reason =
+          "MDE sent this alert in a shape the connector cannot read: " + bad.error.message;
+      auto inserted = store_.InsertJob({std::string(kJobKind), fmt::format("mde:{}", bad.id),
+                                        "unreadable_alert", p.Dump(), "", now});
+      if (!inserted) return inserted.error();
+    }
+    for (const auto& alert : page->alerts) {
       ++stats.alerts;
       if (alert.alert_creation_time && *alert.alert_creation_time > newest) {
         newest = *alert.alert_creation_time;
@@ -140,7 +155,7 @@ Result<PollStats> AlertPoller::PollOnce() {
       }
       VC_RETURN_IF_ERROR(Admit(alert, now, stats));
     }
-    if (static_cast<int>(page->size()) < q.top) break;
+    if (static_cast<int>(page->records) < q.top) break;
     q.skip += q.top;
   }
   // Only a fully read window moves the cursor: a failure above re-reads it next time.
@@ -149,6 +164,7 @@ Result<PollStats> AlertPoller::PollOnce() {
   m.Inc("vc_alerts_polled_total", {{"outcome", "new_job"}}, stats.jobs_created);
   m.Inc("vc_alerts_polled_total", {{"outcome", "known"}}, stats.already_known);
   m.Inc("vc_alerts_polled_total", {{"outcome", "filtered"}}, stats.filtered);
+  m.Inc("vc_alerts_polled_total", {{"outcome", "unreadable"}}, stats.unreadable);
   if (stats.jobs_created > 0) {
     spdlog::info("polled {} alerts: {} new jobs, {} known, {} filtered, {} without file evidence",
                  stats.alerts, stats.jobs_created, stats.already_known, stats.filtered,

@@ -18,6 +18,7 @@ struct PollStats {
   int jobs_created = 0;
   int already_known = 0;
   int without_file = 0;  // alerts with no usable file evidence
+  int unreadable = 0;    // alerts MDE sent in a shape we cannot read (skipped, each with a job)
 };
 
 class AlertPoller {

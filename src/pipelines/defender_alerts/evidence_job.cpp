@@ -75,7 +75,7 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
   }
   EvidencePayload& p = *parsed;
   StepResult r = Dispatch(ctx, p);
-  if (r.final && r.state == "failed" && r.outbox.empty()) {
+  if (r.final && r.state == "failed" && r.outbox.empty() && !p.sha256.empty()) {
     // A step gave up through the generic retry path (a service down for hours, a permission
     // never granted): release the file for waiting jobs and tell the analyst on the alert.
     const std::string& s = ctx.job.state;
@@ -96,6 +96,7 @@ StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& 
   if (s == "downloading") return OnDownloading(ctx, p);
   if (s == "analysing") return OnAnalysing(ctx, p);
   if (s == "no_file_evidence") return End("skipped", p.skip_reason, p);
+  if (s == "unreadable_alert") return End("failed", p.skip_reason, p);
   if (s == "writing_back") {
     // Only reached if the write-back row went missing: enqueue it again (same key, no duplicate).
     auto sample = store_.GetSample(p.sha256);

@@ -178,6 +178,37 @@ TEST_F(DefenderWriteBack, LostSubmitAnswerMakesOneSubmission) {
   ExpectNoEmulatorAssertions();
 }
 
+TEST_F(DefenderWriteBack, SubmissionStoredButAnswerLostIsAdoptedNotRepeated) {
+  const std::string content = std::string("MZ stored, answer lost ") + kEicar;
+  const std::string sha = Sha256Hex(content);
+  SeedMde({Alert("a1", sha)}, Device({{"dropper.exe", content}}));
+  emu::FaultRule cut = Fault("POST", "^/rest/sample/submit$");
+  cut.cut_after_handling = true;  // VMRay stores the submission; the client sees a broken answer
+  vmray().AddFault(cut);
+  auto d = h().OpenDaemon();
+  ASSERT_TRUE(Run(*d));
+
+  EXPECT_EQ(JobOf(*d, "mde:a1:" + sha).state, "done");
+  EXPECT_EQ(SubmitCalls(), 1u) << "the stored submission is found and adopted, not sent again";
+  EXPECT_EQ(StoredSubmissions(sha), 1u);
+  EXPECT_EQ(Comments("a1").size(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderWriteBack, CommentWrittenButAnswerLostIsNotWrittenAgain) {
+  const std::string sha = SeedKnownFile("comment landed, answer lost");
+  emu::FaultRule cut = Fault("PATCH", "^/api/alerts/a1$");
+  cut.cut_after_handling = true;  // MDE appends the comment; the client sees a broken answer
+  mde().AddFault(cut);
+  auto d = h().OpenDaemon();
+  ASSERT_TRUE(Run(*d));
+
+  EXPECT_EQ(JobOf(*d, "mde:a1:" + sha).state, "done");
+  EXPECT_EQ(Comments("a1").size(), 1u) << "the retry finds the comment and does not PATCH again";
+  EXPECT_EQ(CommentCalls(), 1u);
+  ExpectNoEmulatorAssertions();
+}
+
 TEST_F(DefenderWriteBack, LostCommentAnswerMakesOneComment) {
   const std::string sha = SeedKnownFile("lost comment answer");
   emu::FaultRule drop = Fault("PATCH", "^/api/alerts/a1$");

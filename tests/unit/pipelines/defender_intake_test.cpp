@@ -272,25 +272,30 @@ TEST_F(DefenderIntake, TruncatedAlertPageIsReadAgainOnTheNextPoll) {
   ExpectNoEmulatorAssertions();
 }
 
-TEST_F(DefenderIntake, AlertWithWrongFieldTypesFailsThePollNamingTheJsonPath) {
+TEST_F(DefenderIntake, AnUnreadableAlertIsSkippedWithAReasonAndDoesNotBlockTheOthers) {
   const std::string sha = Sha256Hex(std::string("typed ") + kEicar);
   SeedVmraySample(sha, "malicious", Hours(1));
   SeedMde({Alert("a1", sha)}, Device({}));
-  Json bad = MdeAlert("a1");
+  Json good = MdeAlert("a1");
+  Json bad = good;
+  bad["id"] = "a2";
   bad["evidence"][0]["sha256"] = 42;
   emu::FaultRule wrong_type = Fault("GET", "^/api/alerts$", 200);
-  wrong_type.body = Json{{"value", Json::array({bad})}}.dump();
+  wrong_type.body = Json{{"value", Json::array({bad, good})}}.dump();
   mde().AddFault(wrong_type);
   auto d = h().OpenDaemon();
 
-  auto failed = d->PollAlerts();
-  ASSERT_FALSE(failed);
-  EXPECT_EQ(failed.error().code, ErrorCode::kProtocol);
-  EXPECT_NE(failed.error().message.find("value[0].evidence[0].sha256"), std::string::npos)
-      << failed.error().ToString();
-  EXPECT_TRUE(AllJobs(*d).empty());
+  auto polled = d->PollAlerts();
+  ASSERT_TRUE(polled) << polled.error().ToString();
+  EXPECT_EQ(polled->unreadable, 1);
+  EXPECT_EQ(polled->jobs_created, 1);
+  ASSERT_TRUE(FindJob(*d, "mde:a1:" + sha)) << "the good alert next to the bad one is taken";
 
   ASSERT_TRUE(Run(*d));
+  const store::Job unreadable = JobOf(*d, "mde:a2");
+  EXPECT_EQ(unreadable.state, "failed");
+  EXPECT_NE(unreadable.reason.find("value[0].evidence[0].sha256"), std::string::npos)
+      << unreadable.reason;
   EXPECT_EQ(JobOf(*d, "mde:a1:" + sha).state, "done");
   EXPECT_EQ(Comments("a1").size(), 1u);
   ExpectNoEmulatorAssertions();
