@@ -864,9 +864,15 @@ std::optional<std::string> VmrayEmulator::Seed(const Json& seed) {
       ReindexHashesLocked(*s, sha1, md5);
     } else {
       s = &CreateSampleLocked(in.sha256, sha1, md5);
-      s->created = analysed - std::chrono::minutes(5);
+      s->created = in.pending ? now : analysed - std::chrono::minutes(5);
     }
     if (in.filename) s->filename = *in.filename;
+    if (in.pending) {
+      CreateSubmissionLocked(*s, now);
+      seeded_verdicts_[in.sha256] = in.outcome;
+      seeded_ids.push_back(s->id);
+      continue;
+    }
     Submission& sub = CreateSubmissionLocked(*s, analysed - std::chrono::minutes(5));
     sub.job_started = analysed - std::chrono::minutes(4);
     FinishLocked(sub, analysed, in.outcome);

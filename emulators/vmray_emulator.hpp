@@ -9,11 +9,14 @@
 //                 "verdict": "malicious|suspicious|clean", "classifications": opt [...],
 //                 "threat_names": opt [...], "vti_score": opt 0-100,
 //                 "analysed_at": opt "YYYY-MM-DDTHH:MM:SS" (default: now - 1 day),
-//                 "child_sample_ids": opt [<sample id> | "<sha256 of a seeded sample>", ...]}],
+//                 "child_sample_ids": opt [<sample id> | "<sha256 of a seeded sample>", ...],
+//                 "pending": opt bool}],
 //    "verdicts": {"<sha256 or url>": {"verdict": ..., "classifications": opt,
 //                                     "threat_names": opt, "vti_score": opt}},
 //    "soft_error_for": ["<sha256>", ...]}
-// A seeded sample gets one finished submission and analysis (finish time = analysed_at).
+// A seeded sample gets one finished submission and analysis (finish time = analysed_at). With
+// "pending": true it gets one submission created now that is still running instead; it finishes
+// like a submitted one (finish_after_polls, analysis_ms) with the seeded verdict.
 // "verdicts" decides the result of later submissions of that file or URL; without an entry the
 // content decides (EICAR string -> malicious, "VC-SUSPICIOUS" -> suspicious, else clean; for
 // URLs the words "malicious"/"suspicious").

@@ -57,9 +57,10 @@ Result<Outcome> ReadOutcome(const Json& object, const std::string& path) {
 
 Result<SeedSample> ReadSample(const Json& j, const std::string& path) {
   if (!j.is_object()) return Bad(fmt::format("{}: expected an object", path));
-  VC_RETURN_IF_ERROR(OnlyKeys(j, path,
-                              {"sha256", "md5", "sha1", "filename", "verdict", "classifications",
-                               "threat_names", "vti_score", "analysed_at", "child_sample_ids"}));
+  VC_RETURN_IF_ERROR(
+      OnlyKeys(j, path,
+               {"sha256", "md5", "sha1", "filename", "verdict", "classifications", "threat_names",
+                "vti_score", "analysed_at", "child_sample_ids", "pending"}));
   if (!j.contains("sha256")) return Bad(fmt::format("{}.sha256: required", path));
   SeedSample s;
   VC_ASSIGN_OR_RETURN(s.sha256, Hash(j, path, "sha256", 64));
@@ -76,6 +77,13 @@ Result<SeedSample> ReadSample(const Json& j, const std::string& path) {
     s.analysed_at = ParseVmrayTime(*at);
     if (!s.analysed_at) {
       return Bad(fmt::format("{}.analysed_at: '{}' is not YYYY-MM-DDTHH:MM:SS (UTC)", path, *at));
+    }
+  }
+  if (j.contains("pending")) {
+    if (!j["pending"].is_boolean()) return Bad(path + ".pending: must be true or false");
+    s.pending = j["pending"].get<bool>();
+    if (s.pending && s.analysed_at) {
+      return Bad(path + ": a pending sample has no analysed_at yet; drop one of the two");
     }
   }
   const Json& children = r.OptArray("child_sample_ids");

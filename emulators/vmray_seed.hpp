@@ -19,6 +19,8 @@ struct SeedSample {
   std::optional<std::string> md5, sha1, filename;
   Outcome outcome;
   std::optional<TimePoint> analysed_at;
+  // A submission created at seed time that is still running; `outcome` is what it will find.
+  bool pending = false;
   // Another sample's id, or the sha256 of a sample in this seed or already known.
   std::vector<std::variant<int64_t, std::string>> children;
 };
