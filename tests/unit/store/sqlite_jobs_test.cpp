@@ -509,8 +509,12 @@ TEST(StoreGroupCommit, ConcurrentWritersShareTransactionsAndFailAlone) {
         if (!r || !*r) ++failures;
         // A write that fails inside a shared batch must not take the others with it.
         if (i % 10 == 0) {
-          Status bad =
-              store->UpdateJob(JobUpdate{.id = 999999, .lease_owner = "nobody", .state = "x"});
+          Status bad = store->UpdateJob(JobUpdate{.id = 999999,
+                                                  .lease_owner = "nobody",
+                                                  .state = "x",
+                                                  .reason = "",
+                                                  .payload = std::nullopt,
+                                                  .next_attempt_at = clock.Now()});
           if (bad) ++failures;
         }
       }
