@@ -42,6 +42,7 @@ defender::DefenderOptions DefenderOptionsFrom(const config::Config& c) {
   o.busy_wait = Millis(d.machine_availability_timeout_minutes * 60'000LL / retries);
   o.lr_max_attempts = retries;
   o.lr_give_up = Millis(d.live_response.give_up_after_hours * 3'600'000LL);
+  o.max_concurrent_sessions = d.live_response.max_concurrent_sessions;
   o.wait_for_sample_poll = std::min(Millis(60'000), o.analysis_poll_interval * 2);
   return o;
 }
@@ -112,8 +113,15 @@ Status Daemon::Open() {
   so.lease = Millis(config_.daemon.lease_seconds * 1000LL);
   scheduler_ = std::make_unique<jobs::Scheduler>(so, *store_, clock_);
   const auto options = DefenderOptionsFrom(config_);
-  scheduler_->Register(std::make_shared<defender::EvidenceJob>(options, *store_, *vmray_, *mde_,
-                                                               [this] { scheduler_->Notify(); }));
+  // Sessions left open by a previous process still count against the tenant's limit.
+  auto sessions = std::make_shared<defender::SessionGate>(options.max_concurrent_sessions);
+  auto counts = store_->CountJobs();
+  if (!counts) return counts.error();
+  for (const auto& c : *counts) {
+    if (c.kind == defender::kJobKind && c.state == "collection_pending") sessions->Reset(static_cast<int>(c.count));
+  }
+  scheduler_->Register(std::make_shared<defender::EvidenceJob>(
+      options, *store_, *vmray_, *mde_, sessions, [this] { scheduler_->Notify(); }));
   scheduler_->Register(std::make_shared<defender::AlertCommentWriter>(*mde_));
   poller_ = std::make_unique<defender::AlertPoller>(options, *mde_, *store_, clock_);
   return Ok();

@@ -50,6 +50,7 @@ struct VmrayConfig {
 struct LiveResponseConfig {
   int poll_interval_seconds = 30;
   int give_up_after_hours = 24;
+  int max_concurrent_sessions = 25;
 };
 
 struct DefenderConfig {

@@ -1,5 +1,7 @@
 #include "jobs/scheduler.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -98,14 +100,24 @@ void Scheduler::DispatchLoop() {
       notified_ = false;
     }
     auto batch = LeaseBatch(room);
-    std::unique_lock lock(mu_);
     if (batch.empty()) {
-      dispatch_cv_.wait_for(lock, options_.idle_wait, [&] { return !running_ || notified_; });
+      // Nothing due: sleep until the next job or write-back is (at most idle_wait), or until
+      // new work is announced, instead of leasing in a tight loop.
+      Millis wait = options_.idle_wait;
+      if (auto next = store_.NextDueTime(); next && *next) {
+        const auto until = std::chrono::ceil<Millis>(**next - clock_.Now());
+        wait = std::clamp(until, Millis(1), options_.idle_wait);
+      }
+      std::unique_lock lock(mu_);
+      dispatch_cv_.wait_for(lock, wait, [&] { return !running_ || notified_; });
       continue;
     }
+    std::unique_lock lock(mu_);
+    const size_t added = batch.size();
     for (auto& w : batch) queue_.push_back(std::move(w));
     lock.unlock();
-    work_cv_.notify_all();
+    // One wake-up per item: waking every idle worker for one job costs more than the job.
+    for (size_t i = 0; i < added; ++i) work_cv_.notify_one();
   }
 }
 

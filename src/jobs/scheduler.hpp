@@ -21,7 +21,7 @@ namespace vc::jobs {
 struct SchedulerOptions {
   int workers = 8;
   Millis lease{300'000};
-  Millis idle_wait{200};  // how long the dispatcher sleeps when nothing is due
+  Millis idle_wait{1'000};  // longest sleep of an idle dispatcher (it wakes at the next due time)
   std::string owner;      // lease owner name; empty: a random one
 };
 

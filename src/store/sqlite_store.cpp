@@ -238,24 +238,8 @@ void SqliteStore::CommitBatch(const std::vector<PendingWrite*>& batch) {
 // ---- jobs ----------------------------------------------------------------------------------
 
 Result<bool> SqliteStore::InsertJob(const NewJob& job) {
-  VC_RETURN_IF_ERROR(CheckNewJob(job));
-  return Write<bool>("InsertJob", [&]() -> Result<bool> {
-    VC_ASSIGN_OR_RETURN(
-        Statement insert,
-        db_->Prepare("INSERT INTO jobs(kind, key, state, payload, group_key, next_attempt_at, "
-                     "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
-                     "ON CONFLICT(key) DO NOTHING",
-                     "inserting a job"));
-    insert.BindText(1, job.kind)
-        .BindText(2, job.key)
-        .BindText(3, job.state)
-        .BindText(4, job.payload)
-        .BindText(5, job.group_key)
-        .BindTime(6, job.next_attempt_at)
-        .BindTime(7, clock_.Now());
-    VC_RETURN_IF_ERROR(insert.Run());
-    return db_->Changes() == 1;
-  });
+  VC_ASSIGN_OR_RETURN(std::vector<bool> inserted, InsertJobs({job}));
+  return static_cast<bool>(inserted.front());
 }
 
 Result<std::vector<Job>> SqliteStore::LeaseDueJobs(TimePoint now, const std::string& owner,
@@ -458,6 +442,17 @@ Result<int> SqliteStore::WakeJobs(const std::string& group_key, const std::strin
   if (group_key.empty()) {
     return Invalid("WakeJobs needs a group key; an empty one would wake every ungrouped job");
   }
+  {
+    // Most finished samples have nobody waiting: find that out with a read, not a write.
+    std::lock_guard lock(mu_);
+    VC_ASSIGN_OR_RETURN(Statement any,
+                        db_->Prepare("SELECT 1 FROM jobs WHERE group_key = ?1 AND state = ?2 "
+                                     "AND final = 0 LIMIT 1",
+                                     "looking for waiting jobs"));
+    any.BindText(1, group_key).BindText(2, state);
+    VC_ASSIGN_OR_RETURN(bool found, any.Step());
+    if (!found) return 0;
+  }
   return Write<int>("WakeJobs", [&]() -> Result<int> {
     // min(): a job that was already due keeps its place in the queue. An expired lease counts as
     // free, as it does for leasing.
@@ -492,6 +487,48 @@ Status SqliteStore::ReleaseLeases(const std::string& owner) {
       outbox.BindText(1, owner);
       return outbox.Run();
     });
+  });
+}
+
+Result<std::optional<TimePoint>> SqliteStore::NextDueTime() {
+  std::lock_guard lock(mu_);
+  std::optional<TimePoint> next;
+  // A leased row is due again only when its lease runs out (its worker reports before that).
+  for (const char* sql :
+       {"SELECT min(CASE WHEN lease_owner = '' THEN next_attempt_at "
+        "ELSE max(next_attempt_at, lease_until) END) FROM jobs WHERE final = 0",
+        "SELECT min(CASE WHEN lease_owner = '' THEN next_attempt_at "
+        "ELSE max(next_attempt_at, lease_until) END) FROM outbox WHERE state = 'pending'"}) {
+    VC_ASSIGN_OR_RETURN(Statement select, db_->Prepare(sql, "finding the next due time"));
+    VC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (row && !select.IsNull(0) && (!next || select.Time(0) < *next)) next = select.Time(0);
+  }
+  return next;
+}
+
+Result<std::vector<bool>> SqliteStore::InsertJobs(const std::vector<NewJob>& jobs) {
+  for (const NewJob& job : jobs) VC_RETURN_IF_ERROR(CheckNewJob(job));
+  return Write<std::vector<bool>>("InsertJobs", [&]() -> Result<std::vector<bool>> {
+    std::vector<bool> inserted;
+    inserted.reserve(jobs.size());
+    for (const NewJob& job : jobs) {
+      VC_ASSIGN_OR_RETURN(
+          Statement insert,
+          db_->Prepare("INSERT INTO jobs(kind, key, state, payload, group_key, next_attempt_at, "
+                       "created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
+                       "ON CONFLICT(key) DO NOTHING",
+                       "inserting a job"));
+      insert.BindText(1, job.kind)
+          .BindText(2, job.key)
+          .BindText(3, job.state)
+          .BindText(4, job.payload)
+          .BindText(5, job.group_key)
+          .BindTime(6, job.next_attempt_at)
+          .BindTime(7, clock_.Now());
+      VC_RETURN_IF_ERROR(insert.Run());
+      inserted.push_back(db_->Changes() == 1);
+    }
+    return inserted;
   });
 }
 

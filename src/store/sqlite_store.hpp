@@ -41,6 +41,8 @@ class SqliteStore final : public Store {
                        TimePoint now) override;
   Status ReleaseLeases(const std::string& owner) override;
   Result<std::optional<TimePoint>> OldestDueJob(TimePoint now) override;
+  Result<std::optional<TimePoint>> NextDueTime() override;
+  Result<std::vector<bool>> InsertJobs(const std::vector<NewJob>& jobs) override;
 
   Result<Sample> ClaimSample(const std::string& sha256, int64_t job_id, TimePoint now,
                              TimePoint reuse_after) override;

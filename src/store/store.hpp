@@ -159,6 +159,11 @@ class Store {
   // Drops every lease held by `owner` (clean shutdown) or, with an empty owner, every lease
   // (start-up of a single-instance store: the previous process is gone).
   virtual Status ReleaseLeases(const std::string& owner) = 0;
+  // When the next job or write-back becomes due (nullopt: nothing open), so an idle engine can
+  // sleep until then instead of polling.
+  virtual Result<std::optional<TimePoint>> NextDueTime() = 0;
+  // InsertJob for many jobs in one transaction (a page of alerts); one bool per job.
+  virtual Result<std::vector<bool>> InsertJobs(const std::vector<NewJob>& jobs) = 0;
   // next_attempt_at of the oldest non-final job that is due at `now`, if any. Jobs under a live
   // lease are being worked on, not waiting, and do not count.
   virtual Result<std::optional<TimePoint>> OldestDueJob(TimePoint now) = 0;

@@ -45,7 +45,8 @@ bool AlertPoller::Wanted(const mde::Alert& alert) const {
       [&](const std::string& f) { return title.find(Lower(f)) != std::string::npos; });
 }
 
-Status AlertPoller::Admit(const mde::Alert& alert, TimePoint now, PollStats& stats) {
+void AlertPoller::Admit(const mde::Alert& alert, TimePoint now, PollStats& stats,
+                        std::vector<store::NewJob>& jobs) {
   EvidencePayload base;
   base.alert_id = alert.id;
   base.incident_id = alert.incident_id;
@@ -79,12 +80,7 @@ Status AlertPoller::Admit(const mde::Alert& alert, TimePoint now, PollStats& sta
                       p.Dump(),
                       sha256,
                       now};
-    auto inserted = store_.InsertJob(job);
-    if (!inserted) return inserted.error();
-    if (*inserted)
-      ++stats.jobs_created;
-    else
-      ++stats.already_known;
+    jobs.push_back(std::move(job));
   }
   if (seen.empty()) {
     ++stats.without_file;
@@ -98,14 +94,8 @@ Status AlertPoller::Admit(const mde::Alert& alert, TimePoint now, PollStats& sta
                       p.Dump(),
                       "",
                       now};
-    auto inserted = store_.InsertJob(job);
-    if (!inserted) return inserted.error();
-    if (*inserted)
-      ++stats.jobs_created;
-    else
-      ++stats.already_known;
+    jobs.push_back(std::move(job));
   }
-  return Ok();
 }
 
 Result<PollStats> AlertPoller::PollOnce() {
@@ -127,6 +117,7 @@ Result<PollStats> AlertPoller::PollOnce() {
   PollStats stats;
   TimePoint newest = cursor;
   for (;;) {
+    std::vector<store::NewJob> jobs;
     auto page = mde_.ListAlertPage(q);
     if (!page) return page.error();
     for (const auto& bad : page->rejected) {
@@ -140,10 +131,10 @@ Result<PollStats> AlertPoller::PollOnce() {
       p.alert_id = bad.id;
       p.skip_reason =
           "MDE sent this alert in a shape the connector cannot read: " + bad.error.message;
-      auto inserted = store_.InsertJob({std::string(kJobKind), fmt::format("mde:{}", bad.id),
-                                        "unreadable_alert", p.Dump(), "", now});
-      if (!inserted) return inserted.error();
+      jobs.push_back({std::string(kJobKind), fmt::format("mde:{}", bad.id), "unreadable_alert",
+                      p.Dump(), "", now});
     }
+    const size_t unreadable_jobs = jobs.size();  // counted as unreadable, not as new
     for (const auto& alert : page->alerts) {
       ++stats.alerts;
       if (alert.alert_creation_time && *alert.alert_creation_time > newest) {
@@ -153,8 +144,15 @@ Result<PollStats> AlertPoller::PollOnce() {
         ++stats.filtered;
         continue;
       }
-      VC_RETURN_IF_ERROR(Admit(alert, now, stats));
+      Admit(alert, now, stats, jobs);
     }
+    // One transaction per page: intake is a single writer racing the workers for the store.
+    auto inserted = store_.InsertJobs(jobs);
+    if (!inserted) return inserted.error();
+    for (size_t i = unreadable_jobs; i < inserted->size(); ++i) {
+      ++((*inserted)[i] ? stats.jobs_created : stats.already_known);
+    }
+    jobs.clear();
     if (static_cast<int>(page->records) < q.top) break;
     q.skip += q.top;
   }

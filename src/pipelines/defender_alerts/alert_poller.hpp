@@ -29,7 +29,9 @@ class AlertPoller {
   static constexpr const char* kCursor = "defender.alerts.created_since";
 
  private:
-  Status Admit(const mde::Alert& alert, TimePoint now, PollStats& stats);
+  // Appends the jobs for one alert (one per file evidence, or one explaining why there is none).
+  void Admit(const mde::Alert& alert, TimePoint now, PollStats& stats,
+             std::vector<store::NewJob>& jobs);
   bool Wanted(const mde::Alert& alert) const;
 
   DefenderOptions options_;

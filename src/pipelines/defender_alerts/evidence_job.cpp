@@ -53,11 +53,13 @@ std::string Minutes(Millis d) {
 }  // namespace
 
 EvidenceJob::EvidenceJob(DefenderOptions options, store::Store& store, vmray::Client& vmray,
-                         mde::Client& mde, std::function<void()> notify)
+                         mde::Client& mde, std::shared_ptr<SessionGate> sessions,
+                         std::function<void()> notify)
     : options_(std::move(options)),
       store_(store),
       vmray_(vmray),
       mde_(mde),
+      sessions_(std::move(sessions)),
       notify_(std::move(notify)) {}
 
 std::string EvidenceJob::DeviceName(const EvidencePayload& p) const {
@@ -74,24 +76,30 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
     return r;
   }
   EvidencePayload& p = *parsed;
-  StepResult r = Dispatch(ctx, p);
+  bool took_session = false;
+  StepResult r = Dispatch(ctx, p, took_session);
   if (r.final && r.state == "failed" && r.outbox.empty() && !p.sha256.empty()) {
     // A step gave up through the generic retry path (a service down for hours, a permission
     // never granted): release the file for waiting jobs and tell the analyst on the alert.
     const std::string& s = ctx.job.state;
     const bool collecting = s == "collecting" || s == "collection_pending" || s == "downloading";
     EvidencePayload fresh = *EvidencePayload::Parse(r.payload.value_or(ctx.job.payload));
-    return Fail(ctx, fresh, collecting ? "collection" : "analysis", r.reason);
+    r = Fail(ctx, fresh, collecting ? "collection" : "analysis", r.reason);
+  }
+  // A session slot is held exactly while the job is in collection_pending.
+  if ((took_session || ctx.job.state == "collection_pending") && r.state != "collection_pending") {
+    sessions_->Release();
   }
   return r;
 }
 
-StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& p) {
+StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& p,
+                                 bool& took_session) {
   const std::string& s = ctx.job.state;
   if (s == "new") return OnNew(ctx, p);
-  if (s == "looking_up") return OnLookup(ctx, p);
+  if (s == "looking_up") return OnLookup(ctx, p, took_session);
   if (s == "waiting_for_sample") return OnWaiting(ctx, p);
-  if (s == "collecting") return OnCollecting(ctx, p);
+  if (s == "collecting") return OnCollecting(ctx, p, took_session);
   if (s == "collection_pending") return OnCollectionPending(ctx, p);
   if (s == "downloading") return OnDownloading(ctx, p);
   if (s == "analysing") return OnAnalysing(ctx, p);
@@ -153,7 +161,8 @@ StepResult EvidenceJob::OnWaiting(const jobs::StepContext& ctx, EvidencePayload&
             p, options_.wait_for_sample_poll);
 }
 
-StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& p) {
+StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& p,
+                                 bool& took_session) {
   auto samples = vmray_.SamplesByHash(p.sha256);
   if (!samples) return jobs::RetryStep(ctx.job, samples.error(), "VMRay hash lookup");
   const vmray::Sample* known = nullptr;
@@ -240,13 +249,17 @@ StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& 
   if (p.machine_id.empty())
     return Fail(ctx, p, "collection", "the alert names no device to collect the file from");
   p.collection_started_at = ctx.now;
-  return Go("collecting",
-            "VMRay does not know this file (or its analysis is older than VmrayResubmitAfter); "
-            "collecting it with Live Response",
-            p);
+  // Start the collection in this same step; a failure is retried as `collecting`.
+  StepResult r = OnCollecting(ctx, p, took_session);
+  if (r.state == ctx.job.state) {
+    r.state = "collecting";
+    if (!r.payload) r.payload = p.Dump();
+  }
+  return r;
 }
 
-StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePayload& p) {
+StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePayload& p,
+                                     bool& took_session) {
   const TimePoint started = p.collection_started_at.value_or(ctx.now);
   if (ctx.now - started > options_.lr_give_up) {
     return Fail(
@@ -255,19 +268,14 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
             "could not collect the file from {} within {} h (live_response.give_up_after_hours)",
             DeviceName(p), options_.lr_give_up.count() / 3'600'000));
   }
-  // Tenant-wide Live Response sessions are limited; count ours in flight.
-  if (auto counts = store_.CountJobs()) {
-    int64_t in_flight = 0;
-    for (const auto& c : *counts) {
-      if (c.kind == kJobKind && c.state == "collection_pending") in_flight += c.count;
-    }
-    if (in_flight >= options_.max_concurrent_sessions) {
-      return Go("collecting",
-                fmt::format("waiting for a free Live Response session ({} in use, tenant limit {})",
-                            in_flight, options_.max_concurrent_sessions),
-                p, Millis(30'000));
-    }
+  // Tenant-wide Live Response sessions are limited; a slot is taken before the device check.
+  if (!sessions_->TryAcquire()) {
+    return Go("collecting",
+              fmt::format("waiting for a free Live Response session ({} in use, tenant limit {})",
+                          sessions_->in_flight(), sessions_->limit()),
+              p, options_.lr_poll_interval);
   }
+  took_session = true;
   auto actions = mde_.ListMachineActions(p.machine_id);
   if (!actions) {
     if (actions.error().code == ErrorCode::kNotFound) {
@@ -375,7 +383,14 @@ StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, Eviden
   }
   if (action->status == "Succeeded" && get_file) {
     p.command_index = get_file->index;
-    return Go("downloading", "downloading the collected file", p);
+    // Download and submit in this same step; if that fails, it is retried as `downloading`
+    // (the action need not be polled again).
+    StepResult r = OnDownloading(ctx, p);
+    if (r.state == ctx.job.state) {
+      r.state = "downloading";
+      if (!r.payload) r.payload = p.Dump();
+    }
+    return r;
   }
   const std::string detail = fmt::format("Live Response {} on {}{}", action->status, DeviceName(p),
                                          errors.empty() ? "" : " (" + errors + ")");

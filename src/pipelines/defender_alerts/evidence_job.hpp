@@ -15,23 +15,25 @@
 #include "pipelines/defender_alerts/evidence_payload.hpp"
 #include "pipelines/defender_alerts/options.hpp"
 #include "pipelines/defender_alerts/sample_result.hpp"
+#include "pipelines/defender_alerts/session_gate.hpp"
 
 namespace vc::defender {
 
 class EvidenceJob final : public jobs::JobHandler {
  public:
   EvidenceJob(DefenderOptions options, store::Store& store, vmray::Client& vmray, mde::Client& mde,
-              std::function<void()> notify);
+              std::shared_ptr<SessionGate> sessions, std::function<void()> notify);
   std::string kind() const override { return std::string(kJobKind); }
   jobs::StepResult Step(const jobs::StepContext& ctx) override;
 
  private:
   using StepResult = jobs::StepResult;
-  StepResult Dispatch(const jobs::StepContext& ctx, EvidencePayload& p);
+  // `took_session` is set when the step took a Live Response session slot.
+  StepResult Dispatch(const jobs::StepContext& ctx, EvidencePayload& p, bool& took_session);
   StepResult OnNew(const jobs::StepContext& ctx, EvidencePayload& p);
-  StepResult OnLookup(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnLookup(const jobs::StepContext& ctx, EvidencePayload& p, bool& took_session);
   StepResult OnWaiting(const jobs::StepContext& ctx, EvidencePayload& p);
-  StepResult OnCollecting(const jobs::StepContext& ctx, EvidencePayload& p);
+  StepResult OnCollecting(const jobs::StepContext& ctx, EvidencePayload& p, bool& took_session);
   StepResult OnCollectionPending(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnDownloading(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnAnalysing(const jobs::StepContext& ctx, EvidencePayload& p);
@@ -55,6 +57,7 @@ class EvidenceJob final : public jobs::JobHandler {
   store::Store& store_;
   vmray::Client& vmray_;
   mde::Client& mde_;
+  std::shared_ptr<SessionGate> sessions_;
   std::function<void()> notify_;
 };
 

@@ -222,13 +222,13 @@ TEST(ConfigLoad, EnvironmentTypeErrorsNameTheVariableAndValue) {
 }
 
 TEST(ConfigLoad, OutOfRangeNumbersAreProblemsFromBothSources) {
-  auto result = LoadToml("[daemon]\nworkers = 0\n[defender]\npage_size = 10001\n",
+  auto result = LoadToml("[daemon]\nworkers = 0\n[defender]\npage_size = 1001\n",
                          With(RequiredEnv(), {{"VmrayResubmitAfter", "101"}}));
   ASSERT_EQ(result.problems.size(), 3u) << Dump(result);
   EXPECT_THAT(FindProblem(result, "daemon.workers")->message,
               HasSubstr("0 is out of range: expected an integer from 1 to 64"));
   EXPECT_THAT(FindProblem(result, "defender.page_size")->message,
-              HasSubstr("10001 is out of range: expected an integer from 1 to 10000"));
+              HasSubstr("1001 is out of range: expected an integer from 1 to 1000"));
   EXPECT_THAT(FindProblem(result, "vmray.resubmit_after_days")->message,
               HasSubstr("101 is out of range: expected an integer from 0 to 100"));
 }

@@ -140,7 +140,8 @@ TEST(ConfigSchema, DocumentedLimitsAreEnforced) {
     return std::pair(spec->min, spec->max);
   };
   EXPECT_EQ(range("daemon.workers"), Range(1, 64));
-  EXPECT_EQ(range("defender.page_size"), Range(1, 10000));
+  EXPECT_EQ(range("defender.page_size"), Range(1, 1000));  // memory bound, not MDE's 10,000
+  EXPECT_EQ(range("defender.live_response.max_concurrent_sessions"), Range(1, 25));
   EXPECT_EQ(range("vmray.resubmit_after_days"), Range(0, 100));
   EXPECT_EQ(range("vmray.api_max_retry"), Range(0, 10));
   EXPECT_EQ(range("defender.api_max_retry"), Range(0, 10));

@@ -299,3 +299,55 @@ TEST_F(DefenderLiveResponse, WrongTypedMachineActionIsRetriedThenFailsNamingTheJ
 
 }  // namespace
 }  // namespace vc::testing
+
+namespace vc::testing {
+namespace {
+
+class DefenderSessions : public PipelineTest {};
+
+// Many devices, few session slots: never more sessions than allowed, nobody starves, and the
+// count survives a restart with sessions open.
+TEST_F(DefenderSessions, NeverMoreLiveResponseSessionsThanTheLimit) {
+  Json alerts = Json::array();
+  Json machines = Json::array();
+  std::vector<std::string> shas;
+  for (int i = 0; i < 6; ++i) {
+    const std::string machine = std::string(39, 'c') + std::to_string(i);
+    const std::string content = "MZ session gate " + std::to_string(i);
+    shas.push_back(Sha256Hex(content));
+    alerts.push_back(AlertJson("s" + std::to_string(i), machine, shas.back(), "f.exe",
+                               "WindowsDefenderAtp", clock_.Now()));
+    machines.push_back(MachineJson(machine, {{std::string(kDownloads) + "f.exe", content}}));
+  }
+  h().Seed({{"mde", {{"alerts", alerts}, {"machines", machines}}}});
+  const EnvPairs limit = {{"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_MAX_CONCURRENT_SESSIONS", "2"}};
+  auto count_pending = [&](app::Daemon& d) {
+    auto jobs = d.store().ListJobs({"", "collection_pending", false, "", 100});
+    return jobs ? jobs->size() : 0u;
+  };
+  size_t most = 0;
+  {
+    auto d = h().OpenDaemon(limit);
+    (void)d->PollAlerts();
+    // Run until two sessions are open, then "crash" with them open.
+    ASSERT_TRUE(StepUntil(*d, [&] {
+      most = std::max(most, count_pending(*d));
+      return count_pending(*d) == 2;
+    }));
+  }
+  auto d = h().OpenDaemon(limit);
+  ASSERT_TRUE(StepUntil(*d, [&] {
+    most = std::max(most, count_pending(*d));
+    auto open = d->store().ListJobs({"", "", false, "", 1});
+    return open && open->empty();
+  }));
+  EXPECT_EQ(most, 2u) << "the limit is reached and never passed, also after the restart";
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(JobOf(*d, "mde:s" + std::to_string(i) + ":" + shas[i]).state, "done");
+  }
+  EXPECT_EQ(LiveResponseCalls(), 6u);
+  ExpectNoEmulatorAssertions();
+}
+
+}  // namespace
+}  // namespace vc::testing

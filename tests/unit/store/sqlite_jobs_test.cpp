@@ -531,3 +531,26 @@ TEST(StoreGroupCommit, ConcurrentWritersShareTransactionsAndFailAlone) {
 
 }  // namespace
 }  // namespace vc::store::testing
+
+namespace vc::store::testing {
+namespace {
+
+TEST(StoreNextDue, IsTheEarliestUnleasedJobOrWriteBackAndSkipsLiveLeases) {
+  ManualClock clock;
+  auto store = OpenSqliteStore({":memory:"}, clock).value();
+  EXPECT_FALSE(store->NextDueTime().value()) << "nothing open";
+  const TimePoint t0 = clock.Now();
+  auto inserted = store->InsertJobs({{"k", "a", "new", "{}", "", t0 + Millis(5'000)},
+                                     {"k", "b", "new", "{}", "", t0 + Millis(9'000)},
+                                     {"k", "a", "new", "{}", "", t0}});
+  ASSERT_TRUE(inserted);
+  EXPECT_EQ(*inserted, (std::vector<bool>{true, true, false})) << "keys stay unique in a batch";
+  EXPECT_EQ(store->NextDueTime().value(), t0 + Millis(5'000));
+  clock.Advance(Millis(5'000));
+  auto leased = store->LeaseDueJobs(clock.Now(), "w", Millis(60'000), 10);
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ(store->NextDueTime().value(), t0 + Millis(9'000)) << "a leased job is not due";
+}
+
+}  // namespace
+}  // namespace vc::store::testing
