@@ -54,6 +54,11 @@ Daemon::~Daemon() {
 }
 
 Status Daemon::Open() {
+  // One process per store: start-up releases every lease, which is only right when the
+  // previous owner of those leases is gone.
+  auto lock = InstanceLock::Acquire(config_.store.path + ".lock");
+  if (!lock) return lock.error();
+  lock_ = std::move(*lock);
   auto store = store::OpenSqliteStore({config_.store.path, config_.store.synchronous_full}, clock_);
   if (!store) return store.error();
   store_ = std::move(*store);
@@ -118,7 +123,8 @@ Status Daemon::Open() {
   auto counts = store_->CountJobs();
   if (!counts) return counts.error();
   for (const auto& c : *counts) {
-    if (c.kind == defender::kJobKind && c.state == "collection_pending") sessions->Reset(static_cast<int>(c.count));
+    if (c.kind == defender::kJobKind && c.state == "collection_pending")
+      sessions->Reset(static_cast<int>(c.count));
   }
   scheduler_->Register(std::make_shared<defender::EvidenceJob>(
       options, *store_, *vmray_, *mde_, sessions, [this] { scheduler_->Notify(); }));
@@ -172,8 +178,6 @@ Status Daemon::RunOnce() {
 }
 
 Result<bool> Daemon::Settled() {
-  auto counts = store_->CountJobs();
-  if (!counts) return counts.error();
   auto open = store_->ListJobs({"", "", false, "", 1});
   if (!open) return open.error();
   return open->empty();

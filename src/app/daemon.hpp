@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/instance_lock.hpp"
 #include "auth/entra_token_cache.hpp"
 #include "clients/defender/client.hpp"
 #include "clients/vmray/client.hpp"
@@ -48,6 +49,7 @@ class Daemon {
 
   config::Config config_;
   Clock& clock_;
+  std::unique_ptr<InstanceLock> lock_;
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<http::RateLimiterRegistry> limiters_;
   std::shared_ptr<auth::EntraTokenCache> tokens_;

@@ -83,12 +83,15 @@ int ListJobs(const std::string& config_file, const std::string& state, int limit
   auto config = LoadOrReport(config_file);
   if (!config) return 2;
   vc::InitLogging({vc::LogFormat::kText, "warn", ""});
-  vc::app::Daemon daemon(*config);
-  if (auto s = daemon.Open(); !s) {
-    std::cerr << "vmray-connector: " << s.error().message << "\n";
+  // Read beside a running daemon: open the store only, never the daemon (which takes the
+  // instance lock and releases leases).
+  auto store = vc::store::OpenSqliteStore({config->store.path, config->store.synchronous_full},
+                                          vc::DefaultClock());
+  if (!store) {
+    std::cerr << "vmray-connector: " << store.error().message << "\n";
     return 1;
   }
-  auto jobs = daemon.store().ListJobs({"", state, std::nullopt, "", limit});
+  auto jobs = (*store)->ListJobs({"", state, std::nullopt, "", limit});
   if (!jobs) {
     std::cerr << "vmray-connector: " << jobs.error().message << "\n";
     return 1;

@@ -85,7 +85,9 @@ TEST_F(DefenderAuth, RotatedClientSecretBlocksJobsWithAReasonNamingTheSetting) {
   // Blocked work waits for an operator instead of hammering Entra.
   EXPECT_LE(entra().CountCalls("POST", kTokenPath), 1u + 5) << "one try per 30 minutes";
 
-  // A fresh process with the old secret cannot even read alerts, and says why.
+  // A fresh process with the old secret cannot even read alerts, and says why (one process per
+  // store: the first one stops before).
+  d.reset();
   auto other = h().OpenDaemon();
   auto poll = other->PollAlerts();
   ASSERT_FALSE(poll);
@@ -94,7 +96,6 @@ TEST_F(DefenderAuth, RotatedClientSecretBlocksJobsWithAReasonNamingTheSetting) {
   other.reset();
 
   // The operator rotates the connector's secret to the new one: the job completes.
-  d.reset();
   auto fixed = h().OpenDaemon({{"AzureClientSecret", "rotated-secret-DO-NOT-LOG"}});
   ASSERT_TRUE(Run(*fixed, Hours(1)));
   EXPECT_EQ(JobOf(*fixed, "mde:a1:" + sha).state, "done");

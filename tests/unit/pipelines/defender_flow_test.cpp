@@ -73,3 +73,25 @@ TEST_F(DefenderFlow, UnknownFileIsCollectedSubmittedAndSharedByTwoAlerts) {
 
 }  // namespace
 }  // namespace vc::testing
+
+namespace vc::testing {
+namespace {
+
+// Start-up releases every job lease: a second daemon on the same store must refuse to start
+// instead of taking work from the first.
+TEST(DaemonInstance, ASecondDaemonOnTheSameStoreRefusesToStart) {
+  ManualClock clock{std::chrono::system_clock::now()};
+  Harness h(clock);
+  auto first = h.OpenDaemon();
+  app::Daemon second(h.Config(), clock);
+  auto opened = second.Open();
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, ErrorCode::kConflict);
+  EXPECT_NE(opened.error().message.find("already running"), std::string::npos)
+      << opened.error().message;
+  first.reset();
+  EXPECT_TRUE(second.Open()) << "the lock goes with the first daemon";
+}
+
+}  // namespace
+}  // namespace vc::testing
