@@ -9,7 +9,14 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
   zlib1g-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # Tests: headless Chromium for the status page, systemd-analyze for the unit file.
+  chromium systemd
 )
+# Node.js runs Azurite (the Azure Storage emulator) in tests and the demo; a machine that has
+# node and npm from elsewhere (NodeSource) keeps them.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
