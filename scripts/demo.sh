@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Azurite stands in for the storage account of the quarantine hand-off (npm, project-local).
+bash scripts/azurite.sh install
 cmake --preset release >/dev/null
 cmake --build --preset release --target vmray-connector vmray-emulators
 exec ./build/release/src/app/vmray-connector demo "$@"

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The Blob client tests run against the real Azurite emulator (npm, project-local).
+bash scripts/azurite.sh install
 jobs=$(nproc)
 for preset in dev asan-ubsan; do
   echo "== $preset: configure and build"
