@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Tests: headless Chromium for the status page, systemd-analyze for the unit file.
   chromium systemd
+  shellcheck # lints deploy/permissions.sh and the tests/deploy scripts
+  python3-aiosmtpd # a real SMTP server for the mail client tests
 )
 # Node.js runs Azurite (the Azure Storage emulator) in tests and the demo; a machine that has
 # node and npm from elsewhere (NodeSource) keeps them.

@@ -1,0 +1,52 @@
+// The HTML (and plain-text twin) summary of one settled alert. Every value comes from outside
+// (alert titles, file names, threat names are attacker-influenced), so each one goes through
+// HtmlEscape, and links are emitted only for http(s) URLs, attribute-escaped.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clients/mail/mime.hpp"
+
+namespace vc::mail {
+
+// Escapes & < > " ' for element text and quoted attribute values alike; other control
+// characters than TAB/LF/CR are dropped.
+std::string HtmlEscape(std::string_view text);
+// The URL when it is an absolute http:// or https:// URL without whitespace, quotes, angle
+// brackets or control characters; nullopt otherwise (javascript:, data:, relative, ...).
+std::optional<std::string> SafeHttpUrl(std::string_view url);
+
+struct AlertSummary {
+  std::string alert_id;
+  std::string title;
+  std::string device;
+  std::string file_name;
+  std::string sha256;
+  std::string verdict;
+  std::string report_url;  // VMRay analysis report link
+  std::vector<std::string> classifications;
+  std::vector<std::string> threat_names;
+  std::string state;   // e.g. "done", "failed"
+  std::string reason;  // why, when not done
+};
+
+std::string RenderAlertSummaryHtml(const AlertSummary& alert);
+std::string RenderAlertSummaryText(const AlertSummary& alert);
+// "VMRay Analysis for Defender Alert <id>: <verdict> - <title>" (sanitized by BuildMime).
+std::string AlertSubject(const AlertSummary& alert);
+
+// A ready-to-build message for one alert.
+MailMessage AlertMail(const AlertSummary& alert, std::string from, std::vector<std::string> to);
+
+// A digest: one table row (or text paragraph) per alert settled in the interval.
+std::string RenderDigestHtml(const std::vector<AlertSummary>& alerts);
+std::string RenderDigestText(const std::vector<AlertSummary>& alerts);
+// "VMRay Analysis for Defender Alerts: <n> settled"
+std::string DigestSubject(size_t count);
+MailMessage DigestMail(const std::vector<AlertSummary>& alerts, std::string from,
+                       std::vector<std::string> to);
+
+}  // namespace vc::mail
