@@ -138,6 +138,7 @@ EnvPairs ConnectorEnvironment(const app::EmulatorProcess& emulators, const Commo
       {"VMRAY_CONNECTOR_DAEMON_WORKERS", std::to_string(flags.workers)},
       {"VMRAY_CONNECTOR_LOG_LEVEL", flags.log_level},
       {"VMRAY_CONNECTOR_LOG_FILE", dir.File("connector.log")},
+      {"VMRAY_CONNECTOR_OPS_LISTEN", "127.0.0.1:0"},
   };
   for (const auto& [k, v] : extra) {
     bool replaced = false;

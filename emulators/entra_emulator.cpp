@@ -6,6 +6,7 @@
 
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "mde_models.hpp"
 
 namespace vc::emu {
 namespace {
@@ -51,6 +52,21 @@ void RedactSecret(const httplib::Request& req) {
   }
 }
 
+// A list of WindowsDefenderATP permission names, or why not.
+std::optional<std::string> ReadRoles(const Json& value, std::vector<std::string>& roles) {
+  if (!value.is_array()) return "granted_roles must be an array of permission names";
+  std::vector<std::string> out;
+  for (const auto& r : value) {
+    if (!r.is_string() || !mde::OneOf(r.get<std::string>(), mde::kPermissions)) {
+      return fmt::format("granted_roles: {} is not a WindowsDefenderATP permission (known: {})",
+                         r.dump(), mde::JoinSet(mde::kPermissions));
+    }
+    out.push_back(r.get<std::string>());
+  }
+  roles = std::move(out);
+  return std::nullopt;
+}
+
 }  // namespace
 
 EntraEmulator::Options EntraEmulator::Options::FromJson(const Json& j) {
@@ -83,10 +99,14 @@ EntraEmulator::Options EntraEmulator::Options::FromJson(const Json& j) {
         if (!r.is_string()) throw std::invalid_argument("entra.resources must hold strings");
         o.resources.push_back(StripTrailingSlashes(r.get<std::string>()));
       }
+    } else if (key == "granted_roles") {
+      if (auto problem = ReadRoles(value, o.granted_roles)) {
+        throw std::invalid_argument("entra." + *problem);
+      }
     } else {
       throw std::invalid_argument("unknown entra option '" + key +
                                   "' (known: tenant_id, client_id, client_secret, "
-                                  "token_lifetime_seconds, resources)");
+                                  "token_lifetime_seconds, resources, granted_roles)");
     }
   }
   return o;
@@ -96,7 +116,8 @@ EntraEmulator::EntraEmulator(Options options, Clock& clock, TokenRegistry& token
     : EmulatorServer("entra", clock),
       options_(std::move(options)),
       tokens_(tokens),
-      client_secret_(options_.client_secret) {}
+      client_secret_(options_.client_secret),
+      granted_roles_(options_.granted_roles) {}
 
 void EntraEmulator::RegisterRoutes() {
   server().Post(R"(/([^/]+)/oauth2/token)",
@@ -239,7 +260,18 @@ void EntraEmulator::HandleToken(const httplib::Request& req, httplib::Response& 
 
   const TimePoint now = clock().Now();
   const auto lifetime = std::chrono::seconds(options_.token_lifetime_seconds);
-  const std::string token = tokens_.Issue(*audience, lifetime, now);
+  // The claims of an app-only access token; v1-format, as the WindowsDefenderATP API accepts.
+  Json claims = {{"iss", fmt::format("https://sts.windows.net/{}/", options_.tenant_id)},
+                 {"tid", options_.tenant_id},
+                 {"appid", options_.client_id},
+                 {"appidacr", "1"},
+                 {"idtyp", "app"},
+                 {"ver", "1.0"}};
+  // Entra leaves the claim out when no role is granted.
+  for (const auto& r : options_.defender_resources) {
+    if (IEquals(r, *audience) && !granted_roles_.empty()) claims["roles"] = granted_roles_;
+  }
+  const std::string token = tokens_.Issue(*audience, lifetime, now, claims);
   issued_tokens_.insert(token);
   ++issued_per_resource_[*audience];
   Json body;
@@ -270,12 +302,14 @@ Json EntraEmulator::StateJson() const {
   std::lock_guard lock(state_mutex());
   return {{"tenant_id", options_.tenant_id},
           {"client_id", options_.client_id},
+          {"granted_roles", granted_roles_},
           {"tokens_issued", issued_per_resource_},
           {"errors", errors_}};
 }
 
 std::optional<std::string> EntraEmulator::Seed(const Json& seed) {
   if (!seed.is_object()) return "the Entra seed must be a JSON object";
+  std::optional<std::vector<std::string>> roles;
   for (const auto& [key, value] : seed.items()) {
     if (key == "expire_all_tokens") {
       if (!value.is_boolean()) return "expire_all_tokens must be true or false";
@@ -283,19 +317,25 @@ std::optional<std::string> EntraEmulator::Seed(const Json& seed) {
       if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
         return "client_secret must be a non-empty string";
       }
+    } else if (key == "granted_roles") {
+      roles.emplace();
+      if (auto problem = ReadRoles(value, *roles)) return problem;
     } else {
-      return "unknown Entra seed key '" + key + "' (known: expire_all_tokens, client_secret)";
+      return "unknown Entra seed key '" + key +
+             "' (known: expire_all_tokens, client_secret, granted_roles)";
     }
   }
   std::lock_guard lock(state_mutex());
   if (seed.value("expire_all_tokens", false)) tokens_.ExpireAll();
   if (seed.contains("client_secret")) client_secret_ = seed["client_secret"].get<std::string>();
+  if (roles) granted_roles_ = std::move(*roles);
   return std::nullopt;
 }
 
 void EntraEmulator::ResetState() {
   std::lock_guard lock(state_mutex());
   client_secret_ = options_.client_secret;
+  granted_roles_ = options_.granted_roles;
   issued_per_resource_.clear();
   errors_.clear();
 }

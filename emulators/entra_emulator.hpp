@@ -3,6 +3,11 @@
 // `scope=<resource>/.default`). Issued tokens go into the shared TokenRegistry with the resource
 // as audience, which is what the service emulators check. Errors have Entra's shape and AADSTS
 // codes. The client secret never appears in answers, state or the call log.
+//
+// Tokens are JWT-shaped with the claims of an Entra app-only access token (aud, iss, tid, appid,
+// roles, ver, iat, nbf, exp), so a client can read which application permissions the app holds
+// from `roles`, as `vmray-connector doctor` does. The roles of WindowsDefenderATP tokens come
+// from `granted_roles`; tokens for other resources carry none.
 #pragma once
 
 #include <map>
@@ -30,18 +35,35 @@ class EntraEmulator final : public EmulatorServer {
         "https://graph.microsoft.com",
         "https://storage.azure.com",
     };
+    // The WindowsDefenderATP API under its three application ID URIs: tokens for these carry
+    // `granted_roles` as their roles claim.
+    std::vector<std::string> defender_resources = {
+        "https://api.securitycenter.microsoft.com",
+        "https://api.security.microsoft.com",
+        "https://securitycenter.onmicrosoft.com/windowsatpservice",
+    };
+    // Application permissions granted (with admin consent) on the WindowsDefenderATP API. The
+    // default is every one the connector uses: alerts and their comments, machines, Live
+    // Response, the Live Response library (quarantined files) and indicators.
+    std::vector<std::string> granted_roles = {"Alert.ReadWrite.All", "Machine.Read.All",
+                                              "Machine.LiveResponse", "Library.Manage",
+                                              "Ti.ReadWrite.All"};
 
-    // {"tenant_id", "client_id", "client_secret", "token_lifetime_seconds", "resources": [...]};
-    // unknown keys or wrong types throw std::invalid_argument.
+    // {"tenant_id", "client_id", "client_secret", "token_lifetime_seconds", "resources": [...],
+    //  "granted_roles": [...]}; unknown keys, wrong types and role names that are not
+    //  WindowsDefenderATP permissions throw std::invalid_argument.
     static Options FromJson(const Json& j);
   };
 
   EntraEmulator(Options options, Clock& clock, TokenRegistry& tokens);
 
-  // {"tenant_id", "client_id", "tokens_issued": {"<resource>": n}, "errors": {"<error>": n}}
+  // {"tenant_id", "client_id", "granted_roles": [...], "tokens_issued": {"<resource>": n},
+  //  "errors": {"<error>": n}}
   Json StateJson() const override;
   // {"expire_all_tokens": true} expires every token issued so far (all emulators);
-  // {"client_secret": "..."} changes the accepted secret (a rotated secret).
+  // {"client_secret": "..."} changes the accepted secret (a rotated secret);
+  // {"granted_roles": [...]} changes the roles of tokens issued from now on (a permission granted
+  // or removed; tokens already issued keep theirs, as in Entra).
   std::optional<std::string> Seed(const Json& seed) override;
   void ResetState() override;
 
@@ -62,6 +84,7 @@ class EntraEmulator final : public EmulatorServer {
   TokenRegistry& tokens_;
   // Under state_mutex().
   std::string client_secret_;
+  std::vector<std::string> granted_roles_;
   std::map<std::string, int64_t> issued_per_resource_;
   std::map<std::string, int64_t> errors_;
   std::unordered_set<std::string> issued_tokens_;

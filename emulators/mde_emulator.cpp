@@ -88,6 +88,7 @@ MdeEmulator::MdeEmulator(Options options, Clock& clock, TokenRegistry& tokens)
 
 void MdeEmulator::SetScriptHook(ScriptHook hook) {
   std::lock_guard lock(state_mutex());
+  custom_script_hook_ = static_cast<bool>(hook);
   if (!hook) {
     hook = [](const ScriptRun&) { return ScriptOutcome{}; };
   }
@@ -341,7 +342,8 @@ std::optional<std::string> MdeEmulator::SeedMachine(const Json& m, MachineRecord
   const std::string where = "machine " + m["id"].dump();
   Json public_fields = Json::object();
   for (const auto& [key, value] : m.items()) {
-    if (key != "offline" && key != "busy" && key != "fail_next_action" && key != "files") {
+    if (key != "offline" && key != "busy" && key != "fail_next_action" && key != "files" &&
+        key != "quarantine" && key != "exclusion_blocked") {
       public_fields[key] = value;
     }
   }
@@ -370,6 +372,7 @@ std::optional<std::string> MdeEmulator::SeedMachine(const Json& m, MachineRecord
       return where + ": fail_next_action must be an error text or null";
     }
   }
+  if (auto problem = SeedQuarantine(m, record)) return where + ": " + *problem;
   if (m.contains("files")) {
     if (!m["files"].is_object()) return where + ": files must map a path to base64 bytes";
     record.files.clear();
@@ -553,9 +556,15 @@ Json MdeEmulator::StateJson() const {
     for (const auto& [__, f] : m.files) {
       files[f.path] = {{"size", f.bytes.size()}, {"sha256", vc::Sha256Hex(f.bytes)}};
     }
+    Json quarantine = Json::array();
+    for (const auto& q : m.quarantine) {
+      quarantine.push_back({{"threat", q.threat}, {"path", q.path}, {"sha256", q.sha256}});
+    }
     doc["_emulator"] = {
         {"offline", m.offline},
         {"files", files},
+        {"quarantine", quarantine},
+        {"exclusion_blocked", m.exclusion_blocked},
         {"fail_next_action", m.fail_next_action ? Json(*m.fail_next_action) : Json(nullptr)}};
     machines.push_back(std::move(doc));
   }
@@ -573,7 +582,8 @@ Json MdeEmulator::StateJson() const {
           {"library", std::move(library)},
           {"denied_permissions", denied_permissions_},
           {"limit_violations", limit_violations_},
-          {"limit_violation_log", limit_violation_log_}};
+          {"limit_violation_log", limit_violation_log_},
+          {"script_runs", script_runs_}};
 }
 
 void MdeEmulator::ResetState() {
@@ -587,6 +597,7 @@ void MdeEmulator::ResetState() {
   quotas_.Clear();
   limit_violations_ = 0;
   limit_violation_log_ = Json::array();
+  script_runs_ = Json::array();
   next_seq_ = 1;
 }
 

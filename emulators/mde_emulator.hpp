@@ -67,7 +67,9 @@ class MdeEmulator final : public EmulatorServer {
 
   // Seed: {"alerts": [Alert...], "machines": [{"id", "computerDnsName", "healthStatus",
   // "osPlatform", ...any Machine field, "offline": bool, "files": {"C:\\p\\f.exe": "<base64>"},
-  // "fail_next_action": "<error>", "busy": bool}], "denied_permissions": ["Machine.LiveResponse"]}
+  // "fail_next_action": "<error>", "busy": bool, "exclusion_blocked": bool,
+  // "quarantine": [{"threat": "<name>", "file": "<base64>", "path": "C:\\p\\f.exe"}]}],
+  // "denied_permissions": ["Machine.LiveResponse"]}
   // An id that exists already is updated (missing fields keep their value; "files" replaces the
   // device's files). The seed is checked completely before anything changes.
   std::optional<std::string> Seed(const Json& seed) override;
@@ -76,7 +78,8 @@ class MdeEmulator final : public EmulatorServer {
   Json StateJson() const override;
   void ResetState() override;
 
-  // Default: an empty transcript with exit code 0 for every library script.
+  // Default: the collection script is modelled (RunCollectionScript); any other library script
+  // gives an empty transcript with exit code 0. A hook replaces both.
   void SetScriptHook(ScriptHook hook);
   // Default: every caller is "connector".
   void SetTokenOwnerLookup(TokenOwnerLookup lookup);
@@ -101,10 +104,20 @@ class MdeEmulator final : public EmulatorServer {
     std::string path;  // as seeded
     std::string bytes;
   };
+  // An item Defender Antivirus quarantined on a device (for the collection script model).
+  struct QuarantineItem {
+    std::string threat;
+    std::string path;
+    std::string bytes;
+    std::string sha256;
+    std::string sha1;  // upper-case hex: the resource file's name under ResourceData
+  };
   struct MachineRecord {
     Json doc;
     bool offline = false;
     std::map<std::string, MachineFile> files;  // key: lower-case path
+    std::vector<QuarantineItem> quarantine;
+    bool exclusion_blocked = false;  // a policy keeps the restore's temporary exclusion off
     std::optional<std::string> fail_next_action;
     int64_t seq = 0;
   };
@@ -181,6 +194,12 @@ class MdeEmulator final : public EmulatorServer {
   void Finish(ActionRecord& action, std::string_view status);
   void Complete(ActionRecord& action, MachineRecord& machine);
 
+  // The collection script (scripts/live-response/vmray-connector-collect.ps1), modelled
+  // (mde_quarantine.cpp): checks the request as the script does, then restores or hands over
+  // the encrypted resource file, PUTs it to the upload link and writes the one outcome line.
+  ScriptOutcome RunCollectionScript(const ScriptRun& run, const MachineRecord& machine);
+  std::optional<std::string> SeedQuarantine(const Json& m, MachineRecord& record) const;
+
   // Library (mde_library.cpp).
   void UploadLibraryFile(Call& call);
   void ListLibraryFiles(Call& call);
@@ -196,6 +215,8 @@ class MdeEmulator final : public EmulatorServer {
   Options options_;
   TokenRegistry& tokens_;
   ScriptHook script_hook_;
+  bool custom_script_hook_ = false;   // false: the collection script is modelled
+  Json script_runs_ = Json::array();  // what each modelled collection run was asked and did
   TokenOwnerLookup owner_lookup_;
 
   // All below under state_mutex().

@@ -270,7 +270,10 @@ void MdeEmulator::Complete(ActionRecord& action, MachineRecord& machine) {
                     script->second.content,
                     {}};
       for (const auto& [_, f] : machine.files) run.files[f.path] = f.bytes;
-      const ScriptOutcome outcome = script_hook_(run);
+      const bool modelled =
+          !custom_script_hook_ && ToLower(run.script_name) == "vmray-connector-collect.ps1";
+      const ScriptOutcome outcome =
+          modelled ? RunCollectionScript(run, machine) : script_hook_(run);
       if (outcome.command_error) return fail(command, *outcome.command_error);
       action.results[i] = {true, Json{{"script_name", run.script_name},
                                       {"exit_code", outcome.exit_code},

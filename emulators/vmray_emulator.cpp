@@ -162,13 +162,13 @@ VmrayEmulator::Options VmrayEmulator::Options::FromJson(const Json& j) {
   if (j.is_null()) return o;
   if (!j.is_object()) throw std::invalid_argument("vmray emulator options must be a JSON object");
   for (const auto& [key, value] : j.items()) {
-    static const std::set<std::string> kKeys = {"api_key",        "finish_after_polls",
-                                                "analysis_ms",    "page_size",
-                                                "webif_base_url", "max_upload_size"};
+    static const std::set<std::string> kKeys = {
+        "api_key",        "finish_after_polls", "analysis_ms", "page_size",
+        "webif_base_url", "max_upload_size",    "quota_limit"};
     if (!kKeys.count(key)) {
       throw std::invalid_argument(fmt::format(
           "unknown vmray emulator option '{}' (known: api_key, finish_after_polls, analysis_ms, "
-          "page_size, webif_base_url, max_upload_size)",
+          "page_size, webif_base_url, max_upload_size, quota_limit)",
           key));
     }
   }
@@ -183,6 +183,7 @@ VmrayEmulator::Options VmrayEmulator::Options::FromJson(const Json& j) {
   // VMRay's max_api_items is 1000; a bigger page would be a page VMRay never sends.
   o.page_size = IntOption(j, "page_size", 1, 1000, o.page_size);
   o.max_upload_size = Int64Option(j, "max_upload_size", 1, o.max_upload_size);
+  o.quota_limit = Int64Option(j, "quota_limit", 0, o.quota_limit);
   if (j.contains("webif_base_url")) {
     const Json& v = j["webif_base_url"];
     std::string url = v.is_string() ? v.get<std::string>() : "";
@@ -299,6 +300,7 @@ void VmrayEmulator::RegisterRoutes() {
   };
 
   Api("GET", "/rest/system_info", none, bind(&VmrayEmulator::GetSystemInfo));
+  Api("GET", "/rest/api_key/quota", none, bind(&VmrayEmulator::GetApiKeyQuota));
   Api("GET", "/rest/sample/(md5|sha1|sha256)/([^/]+)", none,
       bind(&VmrayEmulator::GetSamplesByHash));
   Api("POST", "/rest/sample/submit", std::nullopt, bind(&VmrayEmulator::PostSubmit));
@@ -355,6 +357,11 @@ const Sample* VmrayEmulator::SampleFromPathLocked(const httplib::Request& req,
 void VmrayEmulator::GetSystemInfo(const httplib::Request&, httplib::Response& res) {
   SendOk(res,
          vmray::SystemInfoDocument(WebifBaseUrl(), options_.page_size, options_.max_upload_size));
+}
+
+void VmrayEmulator::GetApiKeyQuota(const httplib::Request&, httplib::Response& res) {
+  std::lock_guard lock(state_mutex());
+  SendOk(res, Json{{"quota_limit", options_.quota_limit}, {"used_quota", submit_count_}});
 }
 
 void VmrayEmulator::GetSamplesByHash(const httplib::Request& req, httplib::Response& res) {

@@ -54,9 +54,14 @@ class VmrayEmulator final : public EmulatorServer {
     int page_size = 100;         // items per list response before a continuation_id
     std::string webif_base_url;  // empty: the emulator's own base URL
     int64_t max_upload_size = 209715200;
+    // GET /rest/api_key/quota answers {"quota_limit": this, "used_quota": accepted submissions}.
+    // 0 means no limit, as VMRay reports it. Minimal on purpose: the real shape is known only
+    // from one client (polarityio/vmray), and the emulator does not refuse submissions past it.
+    int64_t quota_limit = 0;
 
     // {"api_key", "finish_after_polls", "analysis_ms", "page_size", "webif_base_url",
-    //  "max_upload_size"}, all optional. Throws std::invalid_argument naming the bad key.
+    //  "max_upload_size", "quota_limit"}, all optional. Throws std::invalid_argument naming the
+    //  bad key.
     static Options FromJson(const Json& j);
   };
 
@@ -95,6 +100,7 @@ class VmrayEmulator final : public EmulatorServer {
            std::optional<std::vector<std::string>> params, Handler handler);
 
   void GetSystemInfo(const httplib::Request& req, httplib::Response& res);
+  void GetApiKeyQuota(const httplib::Request& req, httplib::Response& res);
   void GetSamplesByHash(const httplib::Request& req, httplib::Response& res);
   void GetSample(const httplib::Request& req, httplib::Response& res);
   void PostSubmit(const httplib::Request& req, httplib::Response& res);

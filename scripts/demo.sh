@@ -9,4 +9,5 @@ bash scripts/setup.sh
 bash scripts/azurite.sh install
 cmake --preset release >/dev/null
 cmake --build --preset release --target vmray-connector vmray-emulators
-exec ./build/release/src/app/vmray-connector demo "$@"
+# The demo hands the quarantined file of its antivirus alert over through this Azurite.
+VC_AZURITE_BLOB="$(bash scripts/azurite.sh path)" exec ./build/release/src/app/vmray-connector demo "$@"

@@ -3,9 +3,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "clients/mail/address.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "http/curl_transport.hpp"
 #include "http/service_pipeline.hpp"
+#include "jobs/dry_run.hpp"
+#include "pipelines/defender_alerts/collection_script.hpp"
 #include "pipelines/defender_alerts/evidence_job.hpp"
+#include "pipelines/defender_alerts/mail_notification.hpp"
+#include "pipelines/defender_alerts/status_record.hpp"
 #include "version.hpp"
 
 namespace vc::app {
@@ -17,6 +24,43 @@ http::RetryOptions RetryFrom(int max_retry, int budget_minutes) {
   r.total_budget = Millis(static_cast<int64_t>(budget_minutes) * 60'000);
   return r;
 }
+
+// "mde:<alertId>:<sha256>" or "mde:<alertId>" -> "<alertId>".
+std::string AlertIdOfKey(const std::string& key) {
+  constexpr std::string_view kPrefix = "mde:";
+  if (key.rfind(kPrefix, 0) != 0) return "";
+  const size_t end = key.find(':', kPrefix.size());
+  return key.substr(kPrefix.size(), end == std::string::npos ? end : end - kPrefix.size());
+}
+
+// Adds the alert id to the log context of every line a Defender step writes, so one alert's
+// life can be followed in the log next to the job id the scheduler already adds.
+class AlertLogContextJob final : public jobs::JobHandler {
+ public:
+  explicit AlertLogContextJob(std::shared_ptr<jobs::JobHandler> inner) : inner_(std::move(inner)) {}
+  std::string kind() const override { return inner_->kind(); }
+  jobs::StepResult Step(const jobs::StepContext& ctx) override {
+    ScopedLogContext log_ctx(LogFields{{"alert", AlertIdOfKey(ctx.job.key)}});
+    return inner_->Step(ctx);
+  }
+
+ private:
+  std::shared_ptr<jobs::JobHandler> inner_;
+};
+
+class AlertLogContextDelivery final : public jobs::OutboxHandler {
+ public:
+  explicit AlertLogContextDelivery(std::shared_ptr<jobs::OutboxHandler> inner)
+      : inner_(std::move(inner)) {}
+  std::string kind() const override { return inner_->kind(); }
+  jobs::Delivery Deliver(const store::OutboxItem& item, TimePoint now) override {
+    ScopedLogContext log_ctx(LogFields{{"alert", item.target}});
+    return inner_->Deliver(item, now);
+  }
+
+ private:
+  std::shared_ptr<jobs::OutboxHandler> inner_;
+};
 
 }  // namespace
 
@@ -43,6 +87,9 @@ defender::DefenderOptions DefenderOptionsFrom(const config::Config& c) {
   o.lr_max_attempts = retries;
   o.lr_give_up = Millis(d.live_response.give_up_after_hours * 3'600'000LL);
   o.max_concurrent_sessions = d.live_response.max_concurrent_sessions;
+  o.quarantine_encrypted = d.quarantine.mode == "encrypted";
+  o.mail_notifications = c.mail.enabled;
+  o.upload_window = Millis(d.quarantine.upload_window_minutes * 60'000LL);
   o.wait_for_sample_poll = std::min(Millis(60'000), o.analysis_poll_interval * 2);
   return o;
 }
@@ -51,6 +98,7 @@ Daemon::Daemon(config::Config config, Clock& clock) : config_(std::move(config))
 
 Daemon::~Daemon() {
   Stop();
+  if (ops_) ops_->Stop();
 }
 
 Status Daemon::Open() {
@@ -59,6 +107,22 @@ Status Daemon::Open() {
   auto lock = InstanceLock::Acquire(config_.store.path + ".lock");
   if (!lock) return lock.error();
   lock_ = std::move(*lock);
+  // Bound before anything else is built: a taken port stops the start with nothing running.
+  if (config_.ops.enabled) {
+    auto address = server::ParseListenAddress(config_.ops.listen);
+    if (!address) return address.error();
+    server::OpsSources sources;
+    sources.clock = &clock_;
+    sources.version = std::string(kUserAgent);
+    sources.readiness = [this] { return ReadinessChecks(); };
+    sources.limiters = [this] {
+      std::vector<server::LimiterUse> uses;
+      for (http::RateLimiter* l : limiters_->All()) uses.push_back({l->name(), l->Utilisation()});
+      return uses;
+    };
+    ops_ = std::make_unique<server::OpsServer>(*address, std::move(sources));
+    VC_RETURN_IF_ERROR(ops_->Bind());
+  }
   auto store = store::OpenSqliteStore({config_.store.path, config_.store.synchronous_full}, clock_);
   if (!store) return store.error();
   store_ = std::move(*store);
@@ -126,15 +190,142 @@ Status Daemon::Open() {
     if (c.kind == defender::kJobKind && c.state == "collection_pending")
       sessions->Reset(static_cast<int>(c.count));
   }
-  scheduler_->Register(std::make_shared<defender::EvidenceJob>(
-      options, *store_, *vmray_, *mde_, sessions, [this] { scheduler_->Notify(); }));
-  scheduler_->Register(std::make_shared<defender::AlertCommentWriter>(*mde_));
+  defender::QuarantineHandOff quarantine;
+  VC_RETURN_IF_ERROR(OpenStorage(transport, random, quarantine));
+  // What reaches analysts goes through this: a dry run logs it instead of writing it.
+  auto write_back =
+      [this](std::shared_ptr<jobs::OutboxHandler> real) -> std::shared_ptr<jobs::OutboxHandler> {
+    if (!config_.daemon.dry_run) return real;
+    return std::make_shared<jobs::DryRunDelivery>(std::move(real));
+  };
+  if (config_.daemon.dry_run)
+    spdlog::warn("dry run (daemon.dry_run): comments, status records and mails are only logged");
+  if (config_.mail.enabled) {
+    for (const auto& address : [&] {
+           auto all = config_.mail.to;
+           all.push_back(config_.mail.from);
+           return all;
+         }()) {
+      if (auto valid = mail::ValidateAddress(address); !valid) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "mail.from / mail.to: " + valid.error().message);
+      }
+    }
+    mail::SmtpOptions smtp;
+    smtp.url = config_.mail.smtp_url;
+    smtp.require_starttls = config_.mail.require_starttls;
+    smtp.username = config_.mail.username;
+    smtp.password = config_.mail.password;
+    smtp.ca_file = config_.http.ca_file;
+    smtp.connect_timeout = Millis(config_.http.connect_timeout_seconds * 1000LL);
+    smtp.request_timeout = Millis(config_.http.request_timeout_seconds * 1000LL);
+    scheduler_->Register(write_back(std::make_shared<defender::MailNotifier>(
+        std::move(smtp), defender::MailSettings{config_.mail.from, config_.mail.to}, *store_)));
+  }
+  if (blob_) {
+    scheduler_->Register(std::make_shared<defender::BlobDeleter>(*blob_));
+    scheduler_->Register(
+        write_back(std::make_shared<defender::StatusRecordWriter>(*blob_, *store_)));
+  }
+  scheduler_->Register(std::make_shared<AlertLogContextJob>(std::make_shared<defender::EvidenceJob>(
+      options, *store_, *vmray_, *mde_, sessions, [this] { scheduler_->Notify(); },
+      std::move(quarantine))));
+  scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
+      write_back(std::make_shared<defender::AlertCommentWriter>(*mde_))));
   poller_ = std::make_unique<defender::AlertPoller>(options, *mde_, *store_, clock_);
+  if (ops_) ops_->Serve(store_.get());
+  return Ok();
+}
+
+void Daemon::RecordPoll(const Status& outcome) {
+  const TimePoint now = clock_.Now();
+  std::lock_guard lock(poll_mu_);
+  if (outcome) {
+    last_poll_ok_ = now;
+    last_poll_error_.reset();
+    Metrics::Global().Set("vc_last_successful_poll_timestamp_seconds",
+                          {{"job", std::string(defender::kJobKind)}},
+                          std::chrono::duration<double>(now.time_since_epoch()).count());
+  } else {
+    last_poll_error_ = outcome.error().ToString();
+  }
+}
+
+std::vector<server::ReadinessCheck> Daemon::ReadinessChecks() {
+  std::vector<server::ReadinessCheck> checks;
+  // The daemon exists only with a validated configuration.
+  checks.push_back({"config", true, "loaded and valid", ""});
+  const TimePoint now = clock_.Now();
+  if (store_) {
+    checks.push_back(server::StoreCheck(*store_, now));
+  } else {
+    checks.push_back({"store", false, "not open yet", "wait for the start to finish"});
+  }
+  if (config_.defender.enabled) {
+    const Millis interval(config_.defender.poll_interval_seconds * 1000LL);
+    std::optional<TimePoint> ok;
+    std::optional<std::string> error;
+    {
+      std::lock_guard lock(poll_mu_);
+      ok = last_poll_ok_;
+      error = last_poll_error_;
+    }
+    checks.push_back(server::PollCheck(std::string(defender::kJobKind), ok, error, now, interval,
+                                       server::PollWindow(interval)));
+  }
+  if (stopping_) {
+    checks.push_back({"shutdown", false, "stopping: no new work is taken",
+                      "none; the process exits when the current steps are saved"});
+  }
+  return checks;
+}
+
+Status Daemon::OpenStorage(std::shared_ptr<http::Transport> transport, Random& random,
+                           defender::QuarantineHandOff& out) {
+  if (config_.storage.connection_string.empty()) {
+    if (config_.defender.enabled && config_.defender.fetch_quarantined_files) {
+      spdlog::warn(
+          "no storage account configured (storage.connection_string, "
+          "AzureStorageConnectionString): files of antivirus alerts cannot be collected from "
+          "quarantine; those alerts wait in waiting_for_quarantine_collection");
+    }
+    return Ok();
+  }
+  auto account = blob::ParseConnectionString(config_.storage.connection_string.Reveal());
+  if (!account) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "storage.connection_string (AzureStorageConnectionString): " + account.error().message);
+  }
+  if (!config_.storage.account_key.empty()) account->key = config_.storage.account_key;
+  blob::BlobClientOptions options;
+  options.user_agent = std::string(kUserAgent);
+  options.retry =
+      RetryFrom(config_.defender.api_max_retry, config_.defender.api_retry_timeout_minutes);
+  auto client = blob::BlobClient::Create(std::move(*account), transport, clock_, random, options);
+  if (!client) return client.error();
+  blob_ = std::move(*client);
+  out.blob = blob_.get();
+  out.status_records = config_.storage.status_records;
+  out.library = std::make_shared<defender::LibrarySync>(
+      *mde_, std::string(defender::kCollectionScriptName), defender::CollectionScript());
+  if (config_.defender.fetch_quarantined_files) {
+    // Alerts parked while no storage account was configured can be collected now.
+    auto reopened = store_->ReopenJobs(std::string(defender::kJobKind),
+                                       "waiting_for_quarantine_collection", "new",
+                                       "a storage account is configured now: collecting the file "
+                                       "from quarantine",
+                                       clock_.Now());
+    if (!reopened) return reopened.error();
+    if (*reopened > 0)
+      spdlog::info("reopened {} antivirus alert job(s) for quarantine collection", *reopened);
+  }
   return Ok();
 }
 
 Result<defender::PollStats> Daemon::PollAlerts() {
   auto stats = poller_->PollOnce();
+  RecordPoll(stats ? Ok() : Status(stats.error()));
   if (!stats) {
     spdlog::warn("polling MDE alerts failed: {}", stats.error().ToString());
   } else if (stats->jobs_created > 0) {
@@ -162,6 +353,7 @@ void Daemon::PollLoop() {
 
 void Daemon::Stop() {
   if (!running_.exchange(false)) return;
+  stopping_ = true;
   cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
   scheduler_->Stop();
@@ -180,7 +372,12 @@ Status Daemon::RunOnce() {
 Result<bool> Daemon::Settled() {
   auto open = store_->ListJobs({"", "", false, "", 1});
   if (!open) return open.error();
-  return open->empty();
+  if (!open->empty()) return false;
+  // Housekeeping write-backs (blob deletions, status records) outlive their jobs.
+  auto outbox = store_->CountOutbox();
+  if (!outbox) return outbox.error();
+  return std::none_of(outbox->begin(), outbox->end(),
+                      [](const auto& c) { return c.state == "pending" && c.count > 0; });
 }
 
 }  // namespace vc::app

@@ -7,17 +7,23 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "app/instance_lock.hpp"
 #include "auth/entra_token_cache.hpp"
+#include "clients/blob/client.hpp"
 #include "clients/defender/client.hpp"
 #include "clients/vmray/client.hpp"
 #include "config/config.hpp"
 #include "http/rate_limiter.hpp"
 #include "jobs/scheduler.hpp"
 #include "pipelines/defender_alerts/alert_poller.hpp"
+#include "pipelines/defender_alerts/evidence_job.hpp"
 #include "pipelines/defender_alerts/options.hpp"
+#include "server/ops_server.hpp"
 #include "store/store.hpp"
 
 namespace vc::app {
@@ -29,7 +35,8 @@ class Daemon {
   explicit Daemon(config::Config config, Clock& clock = DefaultClock());
   ~Daemon();
 
-  // Opens the store and builds everything; nothing runs yet.
+  // Opens the store and builds everything; only the ops listener (ops.enabled) runs yet, so
+  // probes see the connector while it starts. A taken ops port fails here, before any work.
   Status Open();
   // Starts the workers and the alert poller thread.
   void Start();
@@ -40,12 +47,24 @@ class Daemon {
   // True when every job is final and no write-back is pending.
   Result<bool> Settled();
 
+  // What /readyz reports: config, store writable, each enabled poller's last success inside
+  // its window, not shutting down.
+  std::vector<server::ReadinessCheck> ReadinessChecks();
+  // The ops listener's bound port (0 when ops.enabled is false).
+  int ops_port() const { return ops_ ? ops_->port() : 0; }
+  std::string ops_url() const { return ops_ ? ops_->BaseUrl() : std::string(); }
+
   store::Store& store() { return *store_; }
   jobs::Scheduler& scheduler() { return *scheduler_; }
   const config::Config& config() const { return config_; }
 
  private:
+  // The Blob client and library sync for quarantine collection, when a storage account is
+  // configured; reopens antivirus alerts parked while it was not.
+  Status OpenStorage(std::shared_ptr<http::Transport> transport, Random& random,
+                     defender::QuarantineHandOff& out);
   void PollLoop();
+  void RecordPoll(const Status& outcome);
 
   config::Config config_;
   Clock& clock_;
@@ -55,8 +74,15 @@ class Daemon {
   std::shared_ptr<auth::EntraTokenCache> tokens_;
   std::unique_ptr<vmray::Client> vmray_;
   std::unique_ptr<mde::Client> mde_;
+  std::unique_ptr<blob::BlobClient> blob_;  // null: no storage account configured
   std::unique_ptr<jobs::Scheduler> scheduler_;
   std::unique_ptr<defender::AlertPoller> poller_;
+  std::unique_ptr<server::OpsServer> ops_;
+
+  std::mutex poll_mu_;
+  std::optional<TimePoint> last_poll_ok_;
+  std::optional<std::string> last_poll_error_;
+  std::atomic<bool> stopping_{false};
 
   std::atomic<bool> running_{false};
   std::mutex mu_;

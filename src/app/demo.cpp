@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
+#include "app/azurite_process.hpp"
 #include "app/daemon.hpp"
 #include "app/emulator_process.hpp"
 #include "core/base64.hpp"
@@ -58,6 +60,24 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
   out << "Emulators: Entra " << emulators.Url("entra") << ", VMRay " << emulators.Url("vmray")
       << ", MDE " << emulators.Url("mde") << "\n";
 
+  // Azurite stands in for the storage account the quarantine collection hands files through.
+  std::string azurite_binary = options.azurite_binary;
+  if (azurite_binary.empty()) {
+    if (const char* env = std::getenv("VC_AZURITE_BLOB")) azurite_binary = env;
+  }
+  AzuriteProcess azurite;
+  bool storage = false;
+  if (azurite_binary.empty()) {
+    out << "Azurite: not given (run scripts/azurite.sh install and set VC_AZURITE_BLOB, or use "
+           "scripts/demo.sh): the antivirus alert will wait for a storage account\n";
+  } else if (auto s = azurite.Start(azurite_binary); !s) {
+    out << "demo: Azurite did not start: " << s.error().message << "\n";
+    return 1;
+  } else {
+    storage = true;
+    out << "Azurite (storage account): " << azurite.BlobEndpoint() << "\n";
+  }
+
   // The files on the demo device and the alerts about them.
   const DemoFile invoice{
       "invoice.exe", "C:\\Users\\alice\\Downloads",
@@ -65,7 +85,10 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
   const DemoFile report{"report.pdf", "C:\\Users\\alice\\Documents",
                         "%PDF-1.4 quarterly numbers, nothing to see"};
   const std::string known = "46d2a7a499be0dbc6f46617afd57b9c2b785d597b7fd2c8b5902e5c165226e29";
-  const std::string quarantined = Sha256Hex("quarantined by Defender Antivirus");
+  const std::string quarantined_content =
+      "MZ quarantined by Defender Antivirus "
+      "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+  const std::string quarantined = Sha256Hex(quarantined_content);
   const std::string machine = "7b1f4967d9728e5aa3c06a9e617a22a4a5a17378";
   std::vector<DemoAlert> alerts = {
       {"da638001000000000001_1", "Known malware executed", "WindowsDefenderAtp", nullptr, known,
@@ -79,8 +102,9 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
       {"da638001000000000005_5", "Suspicious sign-in pattern", "WindowsDefenderAtp", nullptr, "",
        "skipped", "alert without file evidence: nothing to analyse"},
       {"da638001000000000006_6", "Trojan quarantined", "WindowsDefenderAv", nullptr, quarantined,
-       "waiting_for_quarantine_collection",
-       "quarantined file: needs the quarantine collection script"},
+       storage ? "done" : "waiting_for_quarantine_collection",
+       storage ? "quarantined file: collection script, encrypted hand-off via blob, submitted"
+               : "quarantined file: waits until a storage account is configured"},
   };
 
   const TimePoint now = std::chrono::system_clock::now();
@@ -91,32 +115,41 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
     evidence.push_back(
         {{"entityType", "User"}, {"accountName", "alice"}, {"domainName", "CONTOSO"}});
     if (a.file) evidence.push_back(FileEvidence(a.file->sha256(), a.file->name, a.file->dir));
-    if (!a.sha256.empty())
-      evidence.push_back(FileEvidence(a.sha256, "payload.dll", "C:\\Windows\\Temp"));
+    if (!a.sha256.empty()) {
+      Json file = FileEvidence(a.sha256, "payload.dll", "C:\\Windows\\Temp");
+      if (a.sha256 == quarantined) file["sha1"] = Sha1Hex(quarantined_content);
+      evidence.push_back(std::move(file));
+    }
     const std::string created = FormatIso8601(now - std::chrono::minutes(10 - n++));
-    mde_alerts.push_back({{"id", a.id},
-                          {"incidentId", 1000 + n},
-                          {"title", a.title},
-                          {"severity", "High"},
-                          {"status", "New"},
-                          {"detectionSource", a.source},
-                          {"threatFamilyName", a.source == "WindowsDefenderAv" ? "Wacatac" : ""},
-                          {"machineId", machine},
-                          {"computerDnsName", "alice-laptop.contoso.com"},
-                          {"alertCreationTime", created},
-                          {"lastUpdateTime", created},
-                          {"evidence", evidence},
-                          {"comments", Json::array()}});
+    mde_alerts.push_back(
+        {{"id", a.id},
+         {"incidentId", 1000 + n},
+         {"title", a.title},
+         {"severity", "High"},
+         {"status", "New"},
+         {"detectionSource", a.source},
+         {"threatFamilyName", a.source == "WindowsDefenderAv" ? "Wacatac" : ""},
+         {"threatName", a.source == "WindowsDefenderAv" ? "Trojan:Win32/Wacatac.B!ml" : ""},
+         {"machineId", machine},
+         {"computerDnsName", "alice-laptop.contoso.com"},
+         {"alertCreationTime", created},
+         {"lastUpdateTime", created},
+         {"evidence", evidence},
+         {"comments", Json::array()}});
   }
   Json files = Json::object();
   for (const DemoFile* f : {&invoice, &report})
     files[f->dir + "\\" + f->name] = Base64Encode(f->content);
   Json seed_mde{{"alerts", mde_alerts},
-                {"machines", Json::array({{{"id", machine},
-                                           {"computerDnsName", "alice-laptop.contoso.com"},
-                                           {"healthStatus", "Active"},
-                                           {"osPlatform", "Windows11"},
-                                           {"files", files}}})}};
+                {"machines",
+                 Json::array({{{"id", machine},
+                               {"computerDnsName", "alice-laptop.contoso.com"},
+                               {"healthStatus", "Active"},
+                               {"osPlatform", "Windows11"},
+                               {"files", files},
+                               {"quarantine",
+                                Json::array({{{"threat", "Trojan:Win32/Wacatac.B!ml"},
+                                              {"file", Base64Encode(quarantined_content)}}})}}})}};
   Json seed_vmray{{"samples", Json::array({{{"sha256", known},
                                             {"filename", "SmokeTester.exe"},
                                             {"verdict", "malicious"}}})}};
@@ -144,7 +177,11 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
       {"VMRAY_CONNECTOR_VMRAY_ANALYSIS_POLL_INTERVAL_SECONDS", "1"},
       {"VMRAY_CONNECTOR_STORE_PATH", work + "/vmray-connector.db"},
       {"VMRAY_CONNECTOR_LOG_FILE", work + "/vmray-connector.log"},
+      // Any free port: the demo must not fail because a real connector uses the default one.
+      {"VMRAY_CONNECTOR_OPS_LISTEN", options.ops_listen},
   };
+  if (storage)
+    lo.environment.push_back({"AzureStorageConnectionString", azurite.ConnectionString()});
   auto loaded = config::LoadConfig(lo);
   if (!loaded.config) {
     for (const auto& p : loaded.problems)
@@ -161,6 +198,8 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
     return 1;
   }
   daemon.Start();
+  if (!daemon.ops_url().empty()) out << "Status page: " << daemon.ops_url() << "/status\n";
+  out.flush();
   const TimePoint deadline = std::chrono::system_clock::now() + options.timeout;
   bool settled = false;
   while (std::chrono::system_clock::now() < deadline) {
@@ -207,14 +246,17 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
                        state_text, a.story, n_comments, n_comments == 1 ? "" : "s",
                        ok ? "" : "  <-- UNEXPECTED");
   }
-  out << "\nVMRay submissions: " << submissions
-      << " (expected 2: one per unknown file on the device)\n";
-  if (submissions != 2) ++mismatches;
+  const int expected_submissions = storage ? 3 : 2;
+  out << "\nVMRay submissions: " << submissions << " (expected " << expected_submissions
+      << ": one per unknown file on the device" << (storage ? " or in its quarantine" : "")
+      << ")\n";
+  if (submissions != expected_submissions) ++mismatches;
   if (auto first = comments.find(alerts[1].id); first != comments.end() && !first->second.empty()) {
     out << "\nThe comment on " << alerts[1].id << ":\n"
         << first->second[0].value("comment", "") << "\n";
   }
   emulators.Stop();
+  azurite.Stop();
   if (!settled)
     out << "\nNot every alert settled within " << options.timeout.count() / 1000 << " s.\n";
   out << (mismatches == 0 && settled

@@ -14,6 +14,10 @@ struct DemoOptions {
   std::string emulators_binary;
   std::string work_dir;  // store and logs; empty: a fresh temporary directory
   Millis timeout{120'000};
+  std::string ops_listen = "127.0.0.1:0";  // the status page; any free port by default
+  // azurite-blob for the quarantine hand-off; empty: $VC_AZURITE_BLOB (scripts/demo.sh sets it),
+  // and without either the antivirus alert waits for a storage account.
+  std::string azurite_binary;
 };
 
 // Returns the process exit code: 0 when every alert reached its expected outcome.

@@ -53,6 +53,11 @@ struct LiveResponseConfig {
   int max_concurrent_sessions = 25;
 };
 
+struct QuarantineConfig {
+  std::string mode = "encrypted";  // encrypted | restore
+  int upload_window_minutes = 30;
+};
+
 struct DefenderConfig {
   bool enabled = true;
   std::string api_base_url = "https://api.security.microsoft.com";
@@ -71,7 +76,14 @@ struct DefenderConfig {
   int machine_availability_timeout_minutes = 10;
   int machine_availability_retry = 5;
   LiveResponseConfig live_response;
+  QuarantineConfig quarantine;
   bool enforce_rate_limits = true;
+};
+
+struct StorageConfig {
+  Secret<> connection_string;  // empty: no quarantine hand-off
+  Secret<> account_key;        // overrides the connection string's AccountKey when set
+  bool status_records = true;
 };
 
 struct StoreConfig {
@@ -82,6 +94,23 @@ struct StoreConfig {
 struct DaemonConfig {
   int workers = 8;
   int lease_seconds = 300;
+  bool dry_run = false;
+};
+
+// The ops listener: /healthz, /readyz, /metrics and the /status page.
+struct OpsConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:9464";  // host:port; port 0 picks a free port (tests)
+};
+
+struct MailConfig {
+  bool enabled = false;
+  std::string smtp_url;
+  bool require_starttls = true;
+  std::string username;
+  Secret<> password;
+  std::string from;
+  std::vector<std::string> to;
 };
 
 struct LogConfig {
@@ -95,8 +124,11 @@ struct Config {
   HttpConfig http;
   VmrayConfig vmray;
   DefenderConfig defender;
+  StorageConfig storage;
   StoreConfig store;
   DaemonConfig daemon;
+  OpsConfig ops;
+  MailConfig mail;
   LogConfig log;
 };
 

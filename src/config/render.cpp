@@ -136,10 +136,12 @@ partly valid configuration.
 
 ## Secrets
 
-`azure.client_secret` and `vmray.api_key` are secrets. Their values are never written to logs,
-error messages, the status page or the store, and a problem with a secret never repeats its
-value. Prefer the environment (`AzureClientSecret`, `VmrayAPIKey` or their `VMRAY_CONNECTOR_`
-names) to the file; if they are in the file, make it readable by the service account only.
+`azure.client_secret`, `vmray.api_key`, `storage.connection_string` and `storage.account_key`
+are secrets. Their values are never written to logs, error messages, the status page or the
+store, and a problem with a secret never repeats its value. Prefer the environment
+(`AzureClientSecret`, `VmrayAPIKey`, `AzureStorageConnectionString`, `AzureStorageAccountKey` or
+their `VMRAY_CONNECTOR_` names) to the file; if they are in the file, make it readable by the
+service account only.
 
 ## Value syntax
 
@@ -220,8 +222,8 @@ std::string RenderExampleToml() {
          "the key path in\n"
          "# upper case with '.' as '_', or the original Azure app-setting name where one "
          "exists.\n"
-         "# Keep secrets (azure.client_secret, vmray.api_key) in the environment rather than "
-         "here.\n";
+         "# Keep secrets (azure.client_secret, vmray.api_key, storage.*) in the environment "
+         "rather than here.\n";
   for (const auto& section : Sections()) {
     auto keys = KeysOf(section);
     if (keys.empty()) continue;

@@ -156,9 +156,38 @@ const std::vector<KeySpec>& BuildSchema() {
        .description = "Live Response sessions the connector holds open at once (MDE allows 25 "
                       "per tenant; lower it to leave sessions for analysts and other tools).",
        .min = 1, .max = 25},
+      {VC_KEY(defender.quarantine.mode), .type = KeyType::kEnum, .default_text = "encrypted",
+       .description = "How the Live Response script hands over a quarantined file: encrypted "
+                      "uploads Defender's still-encrypted quarantine resource file and the "
+                      "connector decrypts it (nothing is restored on the device); restore "
+                      "restores it into a private folder with a temporary Defender exclusion "
+                      "that is always removed.",
+       .values = {"encrypted", "restore"}},
+      {VC_KEY(defender.quarantine.upload_window_minutes), .type = KeyType::kInt,
+       .default_text = "30",
+       .description = "Lifetime of the write-only upload link (SAS) given to the device. A "
+                      "collection the device has not run by then is cancelled and requested "
+                      "again with a fresh link, so no long-lived link ever exists.",
+       .min = 5, .max = 1440},
       {VC_KEY(defender.enforce_rate_limits), .type = KeyType::kBool, .default_text = "true",
        .description = "Paces calls to the documented MDE limits so that no request is "
                       "throttled."},
+
+      // [storage]
+      {VC_KEY(storage.connection_string), .type = KeyType::kSecret, .default_text = "",
+       .description = "Connection string of the Azure Storage account that receives the files "
+                      "collected from quarantine (container vmray-defender-quarantine-files). "
+                      "UseDevelopmentStorage=true selects a local Azurite. Empty: antivirus "
+                      "alerts wait in waiting_for_quarantine_collection until it is set.",
+       .original_name = "AzureStorageConnectionString"},
+      {VC_KEY(storage.account_key), .type = KeyType::kSecret, .default_text = "",
+       .description = "Account key, for a connection string that carries none (the original "
+                      "solution kept it in a setting of its own); it signs the upload links.",
+       .original_name = "AzureStorageAccountKey"},
+      {VC_KEY(storage.status_records), .type = KeyType::kBool, .default_text = "true",
+       .description = "Writes <alertId>.json with the outcome of each settled alert to the "
+                      "container vmray-defender-functionapp-status, as the original did (its "
+                      "SendEmailNotification Logic App reads them). Needs a storage account."},
 
       // [store]
       {VC_KEY(store.path), .type = KeyType::kString, .default_text = "vmray-connector.db",
@@ -173,6 +202,37 @@ const std::vector<KeySpec>& BuildSchema() {
       {VC_KEY(daemon.lease_seconds), .type = KeyType::kInt, .default_text = "300",
        .description = "How long a worker holds a job before another worker may take it over.",
        .min = 10, .max = 86400},
+      {VC_KEY(daemon.dry_run), .type = KeyType::kBool, .default_text = "false",
+       .description = "Runs every job but writes nothing back: each alert comment, status record "
+                      "and mail is logged (\"dry run: would write ...\") instead. Collection, "
+                      "submission and the clean-up of upload blobs still happen."},
+
+      // [ops]
+      {VC_KEY(ops.enabled), .type = KeyType::kBool, .default_text = "true",
+       .description = "Serves /healthz, /readyz, /metrics (Prometheus) and the /status page on "
+                      "ops.listen."},
+      {VC_KEY(ops.listen), .type = KeyType::kString, .default_text = "127.0.0.1:9464",
+       .description = "host:port of the ops listener; loopback by default, a non-loopback "
+                      "address (0.0.0.0:9464) exposes the status page to that network."},
+
+      // [mail]
+      {VC_KEY(mail.enabled), .type = KeyType::kBool, .default_text = "false",
+       .description = "Sends one e-mail per settled alert with its verdict and report link "
+                      "(replaces the original's SendEmailNotification Logic App)."},
+      {VC_KEY(mail.smtp_url), .type = KeyType::kString, .default_text = "",
+       .description = "SMTP server, smtp://host:587 (STARTTLS) or smtps://host:465.",
+       .required_when = "mail.enabled"},
+      {VC_KEY(mail.require_starttls), .type = KeyType::kBool, .default_text = "true",
+       .description = "With smtp://, refuse to send unless the server upgrades to TLS; turn off "
+                      "only for a relay on a trusted host."},
+      {VC_KEY(mail.username), .type = KeyType::kString, .default_text = "",
+       .description = "SMTP login; empty sends without AUTH."},
+      {VC_KEY(mail.password), .type = KeyType::kSecret, .default_text = "",
+       .description = "SMTP password for that login."},
+      {VC_KEY(mail.from), .type = KeyType::kString, .default_text = "",
+       .description = "Sender address (local@domain).", .required_when = "mail.enabled"},
+      {VC_KEY(mail.to), .type = KeyType::kStringList, .default_text = "",
+       .description = "Recipient addresses.", .required_when = "mail.enabled"},
 
       // [log]
       {VC_KEY(log.format), .type = KeyType::kEnum, .default_text = "text",
@@ -270,7 +330,7 @@ const std::vector<UnsupportedSetting>& UnsupportedSettings() {
   static constexpr std::string_view kIncidents =
       "incident tags and comments are not implemented yet";
   static constexpr std::string_view kStorage =
-      "Azure Blob storage (quarantine upload, status files) is not implemented yet";
+      "the account comes from storage.connection_string (AzureStorageConnectionString)";
   static constexpr std::string_view kFeed = "the Sentinel TI feed is not implemented yet";
   static const std::vector<UnsupportedSetting> kSettings = {
       {"CreateIndicatorsInDefender", kIndicators},
@@ -284,8 +344,6 @@ const std::vector<UnsupportedSetting>& UnsupportedSettings() {
       {"AddTagsToIncident", kIncidents},
       {"AddCommentsToIncident", kIncidents},
       {"AddAlertIdTags", kIncidents},
-      {"AzureStorageConnectionString", kStorage},
-      {"AzureStorageAccountKey", kStorage},
       {"StorageAccount", kStorage},
       {"AzureWorkspaceID", kFeed},
       {"VmrayInitialFetchDate", kFeed},

@@ -31,11 +31,17 @@ const std::map<std::string, MetricInfo>& Catalogue() {
       {"vc_job_transitions_total", {"Job state transitions, by kind, from and to", {}}},
       {"vc_jobs", {"Jobs by kind and state", {}}},
       {"vc_oldest_due_job_age_seconds", {"Age of the oldest job that is due but not yet run", {}}},
+      {"vc_outbox_items", {"Write-backs by kind and state (pending is the write-back queue)", {}}},
+      {"vc_ready", {"1 when every /readyz check passes, else 0", {}}},
+      {"vc_last_successful_poll_timestamp_seconds",
+       {"Unix time of the last successful poll, by job (alert on time() minus this)", {}}},
       {"vc_analysis_wait_seconds",
        {"Time from VMRay submission to verdict", {10, 30, 60, 120, 300, 600, 1200, 1800, 3600}}},
       {"vc_live_response_outcomes_total", {"Live Response collections by outcome class", {}}},
       {"vc_alerts_polled_total", {"MDE alerts read by the poller, by outcome", {}}},
       {"vc_writebacks_total", {"Write-backs delivered, by kind and outcome", {}}},
+      {"vc_dry_run_writebacks_total",
+       {"Write-backs a dry run logged instead of writing, by kind", {}}},
       {"vc_vmray_submissions_total", {"Samples submitted to VMRay, by kind", {}}},
   };
   return kMetrics;

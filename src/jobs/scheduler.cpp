@@ -196,12 +196,15 @@ void Scheduler::RunJob(const store::Job& job) {
   u.attempts = r.progressed ? 0 : job.attempts + 1;
   u.final = r.final;
   Millis delay = r.delay;
-  if (!r.outbox.empty() && !r.final && delay.count() == 0) {
+  const bool completes =
+      std::any_of(r.outbox.begin(), r.outbox.end(), [](const auto& i) { return i.completes_job; });
+  if (completes && !r.final && delay.count() == 0) {
     delay = std::chrono::duration_cast<Millis>(kParkedWriteBack);
   }
   u.next_attempt_at = now + delay;
   for (auto& item : r.outbox) {
-    if (item.job_id == 0) item.job_id = job.id;  // the write-back finishes this job
+    // A completing write-back finishes this job; housekeeping stays detached (job id 0).
+    if (item.job_id == 0 && item.completes_job) item.job_id = job.id;
     if (item.next_attempt_at == TimePoint{}) item.next_attempt_at = now;
   }
   Status s = r.outbox.empty() ? store_.UpdateJob(u) : store_.UpdateJobAndEnqueue(u, r.outbox);

@@ -422,6 +422,26 @@ Result<std::vector<Job>> SqliteStore::ListJobs(const JobFilter& filter) {
   return jobs;
 }
 
+Result<std::vector<Job>> SqliteStore::ListJobsUnderKey(const std::string& key, int limit) {
+  if (key.empty() || limit <= 0)
+    return Invalid("ListJobsUnderKey needs a key and a positive limit");
+  std::lock_guard lock(mu_);
+  // key = ?1, or ?2 <= key < ?3 with ?2 = key + ':' and ?3 = key + ';' (':' + 1): a range on
+  // the unique index instead of a LIKE that SQLite could not use with bound parameters.
+  VC_ASSIGN_OR_RETURN(Statement select,
+                      db_->Prepare("SELECT " VC_JOB_COLUMNS " FROM jobs WHERE key = ?1 OR "
+                                   "(key >= ?2 AND key < ?3) ORDER BY id LIMIT ?4",
+                                   "listing the jobs under a key"));
+  select.BindText(1, key).BindText(2, key + ":").BindText(3, key + ";").BindInt(4, limit);
+  std::vector<Job> jobs;
+  while (true) {
+    VC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    jobs.push_back(ReadJob(select));
+  }
+  return jobs;
+}
+
 Result<std::vector<JobCount>> SqliteStore::CountJobs() {
   std::lock_guard lock(mu_);
   VC_ASSIGN_OR_RETURN(Statement select,
@@ -464,6 +484,23 @@ Result<int> SqliteStore::WakeJobs(const std::string& group_key, const std::strin
                      "waking jobs"));
     wake.BindText(1, group_key).BindText(2, state).BindTime(3, now);
     VC_RETURN_IF_ERROR(wake.Run());
+    return static_cast<int>(db_->Changes());
+  });
+}
+
+Result<int> SqliteStore::ReopenJobs(const std::string& kind, const std::string& final_state,
+                                    const std::string& new_state, const std::string& reason,
+                                    TimePoint now) {
+  return Write<int>("ReopenJobs", [&]() -> Result<int> {
+    VC_ASSIGN_OR_RETURN(
+        Statement reopen,
+        db_->Prepare("UPDATE jobs SET final = 0, state = ?3, reason = ?4, attempts = 0, "
+                     "next_attempt_at = ?5, updated_at = ?5 "
+                     "WHERE kind = ?1 AND state = ?2 AND final = 1",
+                     "reopening jobs"));
+    reopen.BindText(1, kind).BindText(2, final_state).BindText(3, new_state).BindText(4, reason);
+    reopen.BindTime(5, now);
+    VC_RETURN_IF_ERROR(reopen.Run());
     return static_cast<int>(db_->Changes());
   });
 }
@@ -790,6 +827,39 @@ Result<std::vector<OutboxItem>> SqliteStore::ListOutbox(int64_t job_id) {
     items.push_back(ReadOutbox(select));
   }
   return items;
+}
+
+Result<std::vector<OutboxCount>> SqliteStore::CountOutbox() {
+  std::lock_guard lock(mu_);
+  VC_ASSIGN_OR_RETURN(Statement select,
+                      db_->Prepare("SELECT kind, state, count(*) FROM outbox GROUP BY kind, state "
+                                   "ORDER BY kind, state",
+                                   "counting write-backs"));
+  std::vector<OutboxCount> counts;
+  while (true) {
+    VC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    counts.push_back(OutboxCount{select.Text(0), select.Text(1), select.Int(2)});
+  }
+  return counts;
+}
+
+Result<std::vector<Job>> SqliteStore::ListTroubledJobs(int limit) {
+  if (limit <= 0) return Invalid(fmt::format("job list limit must be positive (got {})", limit));
+  std::lock_guard lock(mu_);
+  VC_ASSIGN_OR_RETURN(
+      Statement select,
+      db_->Prepare("SELECT " VC_JOB_COLUMNS " FROM jobs WHERE state = 'failed' OR "
+                   "(final = 0 AND attempts > 0) ORDER BY updated_at DESC, id DESC LIMIT ?1",
+                   "listing jobs that need attention"));
+  select.BindInt(1, limit);
+  std::vector<Job> jobs;
+  while (true) {
+    VC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    jobs.push_back(ReadJob(select));
+  }
+  return jobs;
 }
 
 // ---- cursors -------------------------------------------------------------------------------

@@ -37,6 +37,10 @@ class SqliteStore final : public Store {
   Result<std::optional<Job>> GetJobByKey(const std::string& key) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<JobCount>> CountJobs() override;
+  Result<std::vector<Job>> ListJobsUnderKey(const std::string& key, int limit) override;
+  Result<int> ReopenJobs(const std::string& kind, const std::string& final_state,
+                         const std::string& new_state, const std::string& reason,
+                         TimePoint now) override;
   Result<int> WakeJobs(const std::string& group_key, const std::string& state,
                        TimePoint now) override;
   Status ReleaseLeases(const std::string& owner) override;
@@ -55,6 +59,8 @@ class SqliteStore final : public Store {
   Status UpdateOutbox(const OutboxUpdate& update) override;
   Status CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) override;
   Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) override;
+  Result<std::vector<OutboxCount>> CountOutbox() override;
+  Result<std::vector<Job>> ListTroubledJobs(int limit) override;
 
   Result<std::optional<std::string>> GetCursor(const std::string& name) override;
   Status SetCursor(const std::string& name, const std::string& value) override;

@@ -69,6 +69,12 @@ struct JobCount {
   int64_t count = 0;
 };
 
+struct OutboxCount {
+  std::string kind;
+  std::string state;  // "pending", "done", "failed"
+  int64_t count = 0;
+};
+
 // ---- samples (single flight per sha256) ----------------------------------------------------
 
 struct Sample {
@@ -94,6 +100,9 @@ struct NewOutboxItem {
   std::string payload;          // JSON text: everything needed to deliver it again identically
   int64_t job_id = 0;           // the job that produced it (0: none)
   TimePoint next_attempt_at;
+  // From a job step: true makes its delivery the job's last step; false is housekeeping that
+  // runs on its own (a blob deletion) and leaves the job alone.
+  bool completes_job = true;
 };
 
 struct OutboxItem {
@@ -152,10 +161,18 @@ class Store {
   virtual Result<std::optional<Job>> GetJobByKey(const std::string& key) = 0;
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;
   virtual Result<std::vector<JobCount>> CountJobs() = 0;
+  // Jobs whose key is `key` or starts with `key` + ':' (one alert's jobs: "mde:<alertId>"), by
+  // id, at most `limit`. Uses the unique key index (a range scan).
+  virtual Result<std::vector<Job>> ListJobsUnderKey(const std::string& key, int limit) = 0;
   // Makes non-final, unleased jobs of `group_key` in `state` due now. Returns how many.
   // (An expired lease counts as unleased; a job already due earlier keeps its earlier time.)
   virtual Result<int> WakeJobs(const std::string& group_key, const std::string& state,
                                TimePoint now) = 0;
+  // Reopens final jobs of `kind` that ended in `final_state`: they become non-final in
+  // `new_state`, due now, attempts reset. For work parked until a capability is configured.
+  virtual Result<int> ReopenJobs(const std::string& kind, const std::string& final_state,
+                                 const std::string& new_state, const std::string& reason,
+                                 TimePoint now) = 0;
   // Drops every lease held by `owner` (clean shutdown) or, with an empty owner, every lease
   // (start-up of a single-instance store: the previous process is gone).
   virtual Status ReleaseLeases(const std::string& owner) = 0;
@@ -190,6 +207,14 @@ class Store {
   // job_update.id == 0 finishes the item alone; a job id other than the item's is refused.
   virtual Status CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) = 0;
   virtual Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) = 0;  // 0: all (newest 1000)
+
+  // Read-only views for the ops listener (metrics, status page); bounded so they stay fast with
+  // 100,000 rows.
+  // Write-backs by kind and state.
+  virtual Result<std::vector<OutboxCount>> CountOutbox() = 0;
+  // Jobs that need a human's eye: failed ones and open ones whose current step has failed at
+  // least once (attempts > 0), most recently updated first, at most `limit`.
+  virtual Result<std::vector<Job>> ListTroubledJobs(int limit) = 0;
 
   // Job ids stored with samples and outbox items must name existing jobs (0: none); the SQLite
   // store enforces this with foreign keys (kConflict).

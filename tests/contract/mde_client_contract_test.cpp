@@ -285,6 +285,48 @@ TEST_F(MdeContractTest, GetMachineAndUnknownMachine) {
   EXPECT_THAT(StatusesOf(CallsTo(mde(), "GET", "/api/machines/.*")), ElementsAre(200, 404));
 }
 
+TEST_F(MdeContractTest, ListMachinesSendsTopAndAnEmptyTenantIsNotFound) {
+  auto client = MakeClient();
+  auto empty = client->ListMachines(1);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(Seen(empty.error()).code, ErrorCode::kNotFound) << "documented for no recent machines";
+
+  Seed({{"mde", {{"machines", {MachineSeed(kMachine), MachineSeed(std::string(40, 'c'))}}}}});
+  auto machines = client->ListMachines(1);
+  ASSERT_TRUE(machines) << machines.error().ToString();
+  ASSERT_THAT(*machines, SizeIs(1));
+  EXPECT_EQ((*machines)[0].computer_dns_name, "alice-laptop.contoso.com");
+  const auto calls = CallsTo(mde(), "GET", "/api/machines");
+  ASSERT_THAT(calls, SizeIs(2));
+  EXPECT_EQ(DecodePairs(calls[1].query), (Pairs{{"$top", "1"}}));
+  EXPECT_THAT(StatusesOf(calls), ElementsAre(404, 200));
+}
+
+TEST_F(MdeContractTest, ListLibraryFilesReadsWhatWasUploaded) {
+  auto client = MakeClient();
+  auto none = client->ListLibraryFiles();
+  ASSERT_TRUE(none) << none.error().ToString();
+  const size_t before = none->size();
+  auto up = client->UploadLibraryFile("probe.ps1", "Write-Output 1", "doctor probe", "", false);
+  ASSERT_TRUE(up) << up.error().ToString();
+  auto files = client->ListLibraryFiles();
+  ASSERT_TRUE(files) << files.error().ToString();
+  ASSERT_THAT(*files, SizeIs(before + 1));
+  bool found = false;
+  for (const auto& f : *files) {
+    if (f.file_name != "probe.ps1") continue;
+    found = true;
+    EXPECT_EQ(f.sha256, Sha256Hex("Write-Output 1"));
+    EXPECT_EQ(f.description, "doctor probe");
+  }
+  EXPECT_TRUE(found);
+
+  Seed({{"mde", {{"denied_permissions", {"Library.Manage"}}}}});
+  auto denied = client->ListLibraryFiles();
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(Seen(denied.error()).code, ErrorCode::kPermissionDenied);
+}
+
 TEST_F(MdeContractTest, ListMachineActionsQuotesTheMachineIdAsAnODataString) {
   const std::string quoted = "o'brien-laptop";
   Seed({{"mde",

@@ -130,6 +130,31 @@ TEST_F(VmrayContractTest, HealthCheckReadsSystemInfoOnly) {
   EXPECT_EQ(calls[0].path, "/rest/system_info");
 }
 
+TEST_F(VmrayContractTest, QuotaCountsAcceptedSubmissions) {
+  auto client = MakeClient();
+  auto unlimited = client->Quota();
+  ASSERT_TRUE(unlimited) << unlimited.error().ToString();
+  EXPECT_EQ(unlimited->quota_limit, 0) << "0: no limit";
+  EXPECT_EQ(unlimited->used_quota, 0);
+
+  vmray::SubmitRequest request;
+  request.url = "https://quota.example.com/";
+  ASSERT_TRUE(client->Submit(request));
+  auto used = client->Quota();
+  ASSERT_TRUE(used) << used.error().ToString();
+  EXPECT_EQ(used->used_quota, 1);
+  const auto calls = vmray().Calls();
+  EXPECT_EQ(calls.front().path, "/rest/api_key/quota");
+  EXPECT_EQ(calls.front().auth, "api_key");
+}
+
+TEST_F(VmrayContractTest, QuotaLimitFromTheOptions) {
+  Start(Json{{"quota_limit", 500}});
+  auto quota = MakeClient()->Quota();
+  ASSERT_TRUE(quota) << quota.error().ToString();
+  EXPECT_EQ(quota->quota_limit, 500);
+}
+
 TEST_F(VmrayContractTest, SamplesByHashChoosesTheRouteByHashLength) {
   const std::string content = "contract sample for hash lookups";
   const int64_t id = SeedSample(content, "malicious");

@@ -68,6 +68,8 @@ std::vector<std::pair<std::string, std::string>> ConnectorEnv(const app::Emulato
       {"VMRAY_CONNECTOR_STORE_PATH", dir + "/store.db"},
       {"VMRAY_CONNECTOR_LOG_FILE", dir + "/connector.log"},
       {"VMRAY_CONNECTOR_LOG_LEVEL", "debug"},
+      // Tests run in parallel: each connector's ops listener takes a free port (it logs it).
+      {"VMRAY_CONNECTOR_OPS_LISTEN", "127.0.0.1:0"},
   };
 }
 

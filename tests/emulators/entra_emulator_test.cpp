@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/base64.hpp"
 #include "core/clock.hpp"
 #include "core/json.hpp"
 #include "emulator_set.hpp"
@@ -239,6 +240,106 @@ TEST_F(EntraEmulatorTest, InjectedFaultsUseEntrasErrorShape) {
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(Json::parse(r->body)["error"], "temporarily_unavailable");
   EXPECT_EQ(V2(Form("scope", std::string(kMdeResource) + "/.default"))->status, 200);
+}
+
+// The payload of a JWT-shaped token (base64url JSON between the first and second '.').
+Json JwtPayloadOf(const std::string& token) {
+  const size_t first = token.find('.');
+  const size_t second = token.find('.', first + 1);
+  EXPECT_NE(second, std::string::npos) << "not header.payload.signature";
+  EXPECT_EQ(token.find('.', second + 1), std::string::npos);
+  std::string part = token.substr(first + 1, second - first - 1);
+  EXPECT_EQ(part.find_first_of("+/="), std::string::npos) << "not unpadded base64url";
+  for (char& c : part) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  while (part.size() % 4 != 0) part.push_back('=');
+  auto bytes = Base64Decode(part);
+  EXPECT_TRUE(bytes.has_value());
+  return Json::parse(bytes.value_or("{}"));
+}
+
+TEST_F(EntraEmulatorTest, TokensAreJwtsWithTheClaimsOfAnAppOnlyToken) {
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
+  const std::string token =
+      Json::parse(V2(Form("scope", std::string(kMdeResource) + "/.default"))->body)["access_token"];
+  const Json claims = JwtPayloadOf(token);
+  EXPECT_EQ(claims["aud"], kMdeResource);
+  EXPECT_EQ(claims["tid"], opts().tenant_id);
+  EXPECT_EQ(claims["appid"], opts().client_id);
+  EXPECT_EQ(claims["iat"], now);
+  EXPECT_EQ(claims["exp"], now + 3599);
+  EXPECT_EQ(claims["roles"],
+            Json::array({"Alert.ReadWrite.All", "Machine.Read.All", "Machine.LiveResponse",
+                         "Library.Manage", "Ti.ReadWrite.All"}));
+  EXPECT_EQ(claims, *set_->tokens().ClaimsOf(token));
+  EXPECT_EQ(set_->tokens().RolesOf(token).size(), 5u);
+  EXPECT_EQ(token.find(opts().client_secret), std::string::npos);
+
+  // Roles are WindowsDefenderATP permissions: a Graph token carries none.
+  const std::string graph =
+      Json::parse(V2(Form("scope", "https://graph.microsoft.com/.default"))->body)["access_token"];
+  EXPECT_FALSE(JwtPayloadOf(graph).contains("roles"));
+  EXPECT_TRUE(set_->tokens().RolesOf(graph).empty());
+}
+
+TEST_F(EntraEmulatorTest, SeededRolesApplyToTokensIssuedAfterwards) {
+  auto token = [&] {
+    return Json::parse(
+               V2(Form("scope", std::string(kMdeResource) + "/.default"))->body)["access_token"]
+        .get<std::string>();
+  };
+  const std::string before = token();
+  ASSERT_FALSE(
+      set_->entra().Seed({{"granted_roles", Json::array({"Alert.Read.All"})}}).has_value());
+  const std::string after = token();
+  EXPECT_EQ(JwtPayloadOf(after)["roles"], Json::array({"Alert.Read.All"}));
+  EXPECT_EQ(JwtPayloadOf(before)["roles"].size(), 5u) << "issued tokens keep their roles";
+  EXPECT_EQ(set_->entra().StateJson()["granted_roles"], Json::array({"Alert.Read.All"}));
+
+  // Nothing granted: Entra leaves the claim out.
+  ASSERT_FALSE(set_->entra().Seed({{"granted_roles", Json::array()}}).has_value());
+  EXPECT_FALSE(JwtPayloadOf(token()).contains("roles"));
+
+  auto problem = set_->entra().Seed({{"granted_roles", Json::array({"Alert.Write"})}});
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_THAT(*problem, HasSubstr("not a WindowsDefenderATP permission"));
+  EXPECT_TRUE(set_->entra().Seed({{"granted_roles", "Alert.Read.All"}}).has_value());
+
+  set_->entra().ResetState();
+  EXPECT_EQ(JwtPayloadOf(token())["roles"].size(), 5u);
+}
+
+TEST_F(EntraEmulatorTest, TheRegistryNotTheTokenTextDecidesValidity) {
+  const std::string token =
+      Json::parse(V2(Form("scope", std::string(kMdeResource) + "/.default"))->body)["access_token"];
+  ASSERT_EQ(MdeStatusWith(token), 200);
+  // Same header and signature, a payload granting more: unknown to the registry.
+  const size_t first = token.find('.');
+  const size_t second = token.find('.', first + 1);
+  Json claims = JwtPayloadOf(token);
+  claims["roles"].push_back("Machine.Isolate");
+  std::string payload = Base64Encode(claims.dump());
+  while (!payload.empty() && payload.back() == '=') payload.pop_back();
+  for (char& c : payload) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  const std::string forged = token.substr(0, first + 1) + payload + token.substr(second);
+  EXPECT_EQ(MdeStatusWith(forged), 401);
+  EXPECT_EQ(set_->tokens().Validate(forged, {kMdeResource}, clock_.Now()),
+            TokenRegistry::Check::kUnknown);
+}
+
+TEST(EntraOptionsTest, GrantedRolesAreCheckedPermissionNames) {
+  auto o = EntraEmulator::Options::FromJson({{"granted_roles", {"Machine.Read.All"}}});
+  EXPECT_THAT(o.granted_roles, ElementsAre("Machine.Read.All"));
+  EXPECT_THROW(EntraEmulator::Options::FromJson({{"granted_roles", {"Machines.Read"}}}),
+               std::invalid_argument);
+  EXPECT_THROW(EntraEmulator::Options::FromJson({{"granted_roles", "Machine.Read.All"}}),
+               std::invalid_argument);
 }
 
 TEST(EntraOptionsTest, FromJsonIsStrict) {

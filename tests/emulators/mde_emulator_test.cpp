@@ -3,8 +3,11 @@
 // seeds and fault injection. Time is a ManualClock; no test sleeps.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <httplib.h>
 #include <zlib.h>
+#include "core/base64.hpp"
+#include "core/time.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -12,9 +15,9 @@
 #include <thread>
 
 #include "core/clock.hpp"
+#include "core/hash.hpp"
 #include "core/json.hpp"
 #include "emulator_set.hpp"
-#include "core/hash.hpp"
 #include "mde_models.hpp"
 #include "mde_rate_limits.hpp"
 
@@ -783,6 +786,71 @@ TEST_F(MdeEmulatorTest, RunScriptNeedsTheLibraryAndCallsTheHook) {
   a = PollAction(id);
   EXPECT_EQ(a["status"], "Failed");
   EXPECT_EQ(a["commands"][0]["errors"], Json::array({"Script execution timed out"}));
+}
+
+TEST_F(MdeEmulatorTest, CollectionScriptModelChecksTheRequestLikeTheScript) {
+  // A quarantine seed is checked like the rest of a machine seed.
+  auto bad = set_->mde().Seed(
+      {{"machines", {{{"id", "m1"}, {"quarantine", {{{"threat", "T"}, {"file", "%%"}}}}}}}});
+  ASSERT_TRUE(bad);
+  EXPECT_THAT(*bad, HasSubstr("quarantine[0].file must be the file's bytes in standard base64"));
+  ASSERT_FALSE(set_->mde().Seed(
+      {{"machines",
+        {{{"id", "m1"},
+          {"computerDnsName", "m1.contoso.com"},
+          {"quarantine", {{{"threat", "Trojan:Win32/X"}, {"file", "TVogcXVhcmFudGluZWQ="}}}}}}}}));
+  httplib::MultipartFormDataItems form = {
+      {"file", "param($Request)", "vmray-connector-collect.ps1", "text/plain"},
+      {"Description", "collector", "", ""},
+      {"HasParameters", "true", "", ""}};
+  ASSERT_EQ(mde_->Post("/api/libraryfiles", Auth(), form)->status, 200);
+
+  auto run = [&](const std::string& args) {
+    const Json body = {{"Commands",
+                        {{{"type", "RunScript"},
+                          {"params",
+                           {{{"key", "ScriptName"}, {"value", "vmray-connector-collect.ps1"}},
+                            {{"key", "Args"}, {"value", args}}}}}}},
+                       {"Comment", "collect"}};
+    const std::string id = StartLiveResponse("m1", body)["id"];
+    EXPECT_EQ(PollAction(id)["status"], "Succeeded");
+    auto r = httplib::Client(set_->mde().BaseUrl()).Get(LinkTarget(DownloadLinkFor(id, 0)).c_str());
+    const std::string output = Json::parse(r->body)["script_output"];
+    return Json::parse(output.substr(0, output.find('\r')));
+  };
+  auto request = [&](Json fields) {
+    Json r = {
+        {"v", 1},
+        {"mode", "restore"},
+        {"threat", "Trojan:Win32/X"},
+        {"sha256", {std::string(64, 'a')}},
+        {"upload_url", "https://acct.blob.core.windows.net/c/b?sv=2021-08-06&sr=b&sp=cw&se=" +
+                           FormatIso8601(clock_.Now() + std::chrono::minutes(30)) + "&sig=abc"},
+        {"max_bytes", 1000},
+        {"request_id", "req-1"}};
+    for (const auto& [k, v] : fields.items()) r[k] = v;
+    return Base64Encode(r.dump());
+  };
+  Json out = run("not base64 at all!");
+  EXPECT_EQ(out["outcome"], "bad_request");
+  EXPECT_EQ(out["request_id"], "");
+  out = run(request({{"upload_url", "http://acct.blob.core.windows.net/c/b?sp=cw&sr=b&sig=x"}}));
+  EXPECT_EQ(out["outcome"], "bad_request");
+  EXPECT_EQ(out["detail"], "the upload URL is not an https URL");
+  EXPECT_EQ(out["request_id"], "req-1");
+  out = run(request({{"upload_url", "https://acct.blob.core.windows.net/c?sr=c&sp=rwdl&sig=x"}}));
+  EXPECT_EQ(out["outcome"], "bad_request");
+  EXPECT_THAT(out["detail"].get<std::string>(), HasSubstr("permissions cw"));
+  // The threat is there, but not with the alert's SHA-256.
+  out = run(request({}));
+  EXPECT_EQ(out["outcome"], "hash_mismatch");
+  out = run(request({{"threat", "Other:Threat"}}));
+  EXPECT_EQ(out["outcome"], "not_in_quarantine");
+  out = run(request({{"mode", "encrypted"}, {"sha1", std::string(40, 'B')}}));
+  EXPECT_EQ(out["outcome"], "not_in_quarantine");
+  const Json runs = set_->mde().StateJson()["script_runs"];
+  ASSERT_EQ(runs.size(), 6u);
+  EXPECT_EQ(runs[2]["sas"]["sp"], "rwdl");
 }
 
 TEST_F(MdeEmulatorTest, PutFilePlacesALibraryFileThatGetFileCanFetch) {

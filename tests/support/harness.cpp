@@ -40,6 +40,8 @@ EnvPairs Harness::Environment(const EnvPairs& overrides) const {
       {"VMRAY_CONNECTOR_STORE_PATH", dir_ + "/store.db"},
       {"VMRAY_CONNECTOR_STORE_SYNCHRONOUS_FULL", "false"},
       {"VMRAY_CONNECTOR_DAEMON_WORKERS", "4"},
+      // Tests run in parallel: each daemon's ops listener takes a free port.
+      {"VMRAY_CONNECTOR_OPS_LISTEN", "127.0.0.1:0"},
   };
   for (const auto& [k, v] : overrides) {
     bool replaced = false;

@@ -74,6 +74,21 @@ std::string InList(std::string_view field, const std::vector<std::string>& value
   return out + ")";
 }
 
+// One LibraryFile entity, as listed or as answered to an upload.
+Result<LibraryFile> ParseLibraryFile(const Json& j, const std::string& where) {
+  if (!j.is_object()) return MakeError(ErrorCode::kProtocol, where + " is not an object");
+  JsonReader f(j, where);
+  LibraryFile file;
+  file.file_name = f.Str("fileName");
+  file.sha256 = f.OptStr("sha256").value_or("");
+  file.description = f.OptStr("description").value_or("");
+  file.has_parameters = f.OptBool("hasParameters").value_or(false);
+  file.created_by = f.OptStr("createdBy").value_or("");
+  if (auto t = f.OptStr("lastUpdatedTime")) file.last_updated = ParseIso8601(*t);
+  if (!f.ok()) return f.status().error();
+  return file;
+}
+
 }  // namespace
 
 std::string ODataString(std::string_view value) {
@@ -189,6 +204,57 @@ Result<Machine> Client::GetMachine(const std::string& machine_id) {
            "read machine " + machine_id);
   if (!body) return body.error();
   return ParseMachine(*body, "machine");
+}
+
+Result<std::vector<Machine>> Client::ListMachines(int top) {
+  const std::string query = http::EncodeQuery({{"$top", std::to_string(top)}});
+  auto body =
+      Call(Make(http::Method::kGet, "/api/machines?" + query, "machines.list"), "list machines");
+  if (!body) return body.error();
+  JsonReader r(*body, "machines");
+  const Json& value = r.Array("value");
+  if (!r.ok()) return r.status().error();
+  std::vector<Machine> out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    auto m = ParseMachine(value[i], fmt::format("value[{}]", i));
+    if (!m) return m.error();
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+Result<std::vector<LibraryFile>> Client::ListLibraryFiles() {
+  auto body = Call(Make(http::Method::kGet, "/api/libraryfiles", "library.list"),
+                   "list the Live Response library");
+  if (!body) return body.error();
+  JsonReader r(*body, "libraryfiles");
+  const Json& value = r.Array("value");
+  if (!r.ok()) return r.status().error();
+  std::vector<LibraryFile> out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    auto file = ParseLibraryFile(value[i], fmt::format("libraryfiles.value[{}]", i));
+    if (!file) return file.error();
+    out.push_back(std::move(*file));
+  }
+  return out;
+}
+
+Result<LibraryFile> Client::UploadLibraryFile(const std::string& file_name,
+                                              const std::string& content,
+                                              const std::string& description,
+                                              const std::string& parameters_description,
+                                              bool replace) {
+  http::Request r = Make(http::Method::kPost, "/api/libraryfiles", "library.upload");
+  r.form.push_back({"file", content, file_name, "application/octet-stream"});
+  r.form.push_back({"Description", description, "", ""});
+  r.form.push_back({"ParametersDescription", parameters_description, "", ""});
+  r.form.push_back({"HasParameters", parameters_description.empty() ? "false" : "true", "", ""});
+  r.form.push_back({"OverrideIfExists", replace ? "true" : "false", "", ""});
+  // Replacing with the same bytes twice leaves the same library: safe to repeat.
+  r.idempotent = replace;
+  auto body = Call(std::move(r), "upload " + file_name + " to the Live Response library");
+  if (!body) return body.error();
+  return ParseLibraryFile(*body, "libraryfile");
 }
 
 Result<std::vector<MachineAction>> Client::ListMachineActions(const std::string& machine_id) {

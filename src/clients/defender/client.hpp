@@ -39,6 +39,16 @@ struct AlertPage {
   size_t records = 0;  // alerts + rejected: tells a full page from the last one
 };
 
+// An entry of the Live Response library (GET /api/libraryfiles).
+struct LibraryFile {
+  std::string file_name;
+  std::string sha256;
+  std::string description;
+  bool has_parameters = false;
+  std::string created_by;
+  std::optional<TimePoint> last_updated;
+};
+
 class Client {
  public:
   // `download` is a pipeline *without* auth, for the storage links Live Response hands out:
@@ -53,6 +63,16 @@ class Client {
   Result<Alert> GetAlert(const std::string& alert_id);
   Status AddAlertComment(const std::string& alert_id, const std::string& comment);
   Result<Machine> GetMachine(const std::string& machine_id);
+  // GET /api/machines?$top=N. MDE answers 404 when the tenant has no recent machines; that comes
+  // back as a kNotFound error.
+  Result<std::vector<Machine>> ListMachines(int top);
+  // The Live Response library (Library.Manage).
+  Result<std::vector<LibraryFile>> ListLibraryFiles();
+  // POST /api/libraryfiles (multipart). `replace` sends OverrideIfExists=true; without it an
+  // existing file of that name is a kConflict error.
+  Result<LibraryFile> UploadLibraryFile(const std::string& file_name, const std::string& content,
+                                        const std::string& description,
+                                        const std::string& parameters_description, bool replace);
   Result<std::vector<MachineAction>> ListMachineActions(const std::string& machine_id);
   Result<MachineAction> GetMachineAction(const std::string& action_id);
   Result<MachineAction> CancelMachineAction(const std::string& action_id,

@@ -161,6 +161,20 @@ Result<Json> Client::SystemInfo() {
   return Data(Get("/rest/system_info", "system_info"), "read system info");
 }
 
+Result<ApiKeyQuota> Client::Quota() {
+  auto data = Data(Get("/rest/api_key/quota", "api_key_quota"), "read the API key quota");
+  if (!data) return data.error();
+  if (!data->is_object()) {
+    return MakeError(ErrorCode::kProtocol, "VMRay API key quota: data is not an object");
+  }
+  JsonReader r(*data, "api_key_quota");
+  ApiKeyQuota q;
+  q.quota_limit = r.Int("quota_limit", 0);
+  q.used_quota = r.Int("used_quota", 0);
+  if (!r.ok()) return r.status().error();
+  return q;
+}
+
 Status Client::HealthCheck() {
   auto info = SystemInfo();
   if (!info) return info.error();

@@ -21,12 +21,21 @@ struct SubmitRequest {
   Json user_config = Json::object();  // e.g. {"timeout": 120}
 };
 
+// GET /rest/api_key/quota. The shape is known from one public client only (polarityio/vmray):
+// {"quota_limit": n, "used_quota": n}, quota_limit 0 meaning no limit.
+struct ApiKeyQuota {
+  int64_t quota_limit = 0;
+  int64_t used_quota = 0;
+};
+
 class Client {
  public:
   // `base_url` is the console URL (https://eu.cloud.vmray.com); a missing scheme means https.
   Client(std::string base_url, std::shared_ptr<http::Pipeline> pipeline);
 
   Result<Json> SystemInfo();
+  // Servers that do not offer the route answer 404 (kNotFound).
+  Result<ApiKeyQuota> Quota();
   // Chooses md5/sha1/sha256 by length; an empty list means VMRay has never seen the hash.
   Result<std::vector<Sample>> SamplesByHash(const std::string& hash);
   Result<Sample> GetSample(int64_t sample_id);

@@ -61,6 +61,15 @@ void AlertPoller::Admit(const mde::Alert& alert, TimePoint now, PollStats& stats
   int files = 0;
   int without_sha256 = 0;
   for (const auto& ev : alert.evidence) {
+    if (ev.entity_type == "Url" && !ev.url.empty()) {
+      // Analysed as a URL (the original's 1.1.0 behaviour); never collected or fetched here.
+      EvidencePayload p = base;
+      p.url = ev.url;
+      if (!seen.insert(p.EvidenceKey()).second) continue;
+      jobs.push_back({std::string(kJobKind), fmt::format("mde:{}:{}", alert.id, p.EvidenceKey()),
+                      "new", p.Dump(), "", now});
+      continue;
+    }
     if (ev.entity_type != "File") continue;
     ++files;
     std::string sha256 = Lower(ev.sha256);

@@ -11,6 +11,8 @@
 #include "core/time.hpp"
 #include "http/gzip.hpp"
 #include "jobs/retry.hpp"
+#include "pipelines/defender_alerts/mail_notification.hpp"
+#include "pipelines/defender_alerts/status_record.hpp"
 
 namespace vc::defender {
 namespace {
@@ -54,13 +56,14 @@ std::string Minutes(Millis d) {
 
 EvidenceJob::EvidenceJob(DefenderOptions options, store::Store& store, vmray::Client& vmray,
                          mde::Client& mde, std::shared_ptr<SessionGate> sessions,
-                         std::function<void()> notify)
+                         std::function<void()> notify, QuarantineHandOff quarantine)
     : options_(std::move(options)),
       store_(store),
       vmray_(vmray),
       mde_(mde),
       sessions_(std::move(sessions)),
-      notify_(std::move(notify)) {}
+      notify_(std::move(notify)),
+      quarantine_(std::move(quarantine)) {}
 
 std::string EvidenceJob::DeviceName(const EvidencePayload& p) const {
   return p.computer_dns_name.empty() ? p.machine_id : p.computer_dns_name;
@@ -78,7 +81,7 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
   EvidencePayload& p = *parsed;
   bool took_session = false;
   StepResult r = Dispatch(ctx, p, took_session);
-  if (r.final && r.state == "failed" && r.outbox.empty() && !p.sha256.empty()) {
+  if (r.final && r.state == "failed" && r.outbox.empty() && (!p.sha256.empty() || p.IsUrl())) {
     // A step gave up through the generic retry path (a service down for hours, a permission
     // never granted): release the file for waiting jobs and tell the analyst on the alert.
     const std::string& s = ctx.job.state;
@@ -90,12 +93,20 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
   if ((took_session || ctx.job.state == "collection_pending") && r.state != "collection_pending") {
     sessions_->Release();
   }
+  RetireBlob(ctx, r);
+  if (quarantine_.blob && quarantine_.status_records && (r.final || r.state == "writing_back")) {
+    r.outbox.push_back(StatusRecordItem(p.alert_id, ctx.job.id, r.state));
+  }
+  if (options_.mail_notifications && (r.final || r.state == "writing_back")) {
+    r.outbox.push_back(MailNotificationItem(p.alert_id));  // one per alert (same key)
+  }
   return r;
 }
 
 StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& p,
                                  bool& took_session) {
   const std::string& s = ctx.job.state;
+  if (p.IsUrl() && s == "new") return OnUrlNew(ctx, p);
   if (s == "new") return OnNew(ctx, p);
   if (s == "looking_up") return OnLookup(ctx, p, took_session);
   if (s == "waiting_for_sample") return OnWaiting(ctx, p);
@@ -233,18 +244,23 @@ StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& 
       return End("skipped", "the file is in Defender quarantine and FetchQuarantinedFiles is off",
                  p);
     }
-    // The quarantine script path is a separate capability; release the file so an EDR alert
-    // with the same file on disk elsewhere can collect it meanwhile.
-    if (auto s = MarkSample(ctx.job.id, p, "failed", ctx.now,
-                            std::string(kCollectionFailure) + "the file is in Defender quarantine");
-        !s) {
-      return jobs::RetryStep(ctx.job, s.error(), "recording the sample state");
+    if (!quarantine_.blob) {
+      // No storage account to hand the file over: release the file so an EDR alert with the
+      // same file on disk elsewhere can collect it meanwhile. The daemon reopens these jobs
+      // when it starts with a storage account configured.
+      if (auto s =
+              MarkSample(ctx.job.id, p, "failed", ctx.now,
+                         std::string(kCollectionFailure) + "the file is in Defender quarantine");
+          !s) {
+        return jobs::RetryStep(ctx.job, s.error(), "recording the sample state");
+      }
+      WakeWaiters(p.sha256, ctx.now);
+      return End("waiting_for_quarantine_collection",
+                 "VMRay does not know this file and Defender quarantined it on " + DeviceName(p) +
+                     "; set storage.connection_string (AzureStorageConnectionString) so the "
+                     "collection script can hand it over",
+                 p);
     }
-    WakeWaiters(p.sha256, ctx.now);
-    return End("waiting_for_quarantine_collection",
-               "VMRay does not know this file and Defender quarantined it on " + DeviceName(p) +
-                   "; collecting quarantined files needs the Live Response collection script",
-               p);
   }
   if (p.machine_id.empty())
     return Fail(ctx, p, "collection", "the alert names no device to collect the file from");
@@ -289,14 +305,18 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
   bool busy_with_ours = true;  // every active action on the device is another collection of ours
   for (const auto& a : *actions) {
     // Our own request from before a crash: continue with it instead of starting another.
+    // A finished one counts only before our first recorded attempt: after that, a finished
+    // action with our comment is the attempt we already handled.
     if (a.type == "LiveResponse" && a.requestor_comment == comment && a.created &&
-        *a.created >= started - std::chrono::minutes(1)) {
+        *a.created >= started - std::chrono::minutes(1) && (a.IsActive() || p.lr_attempts == 0)) {
       p.action_id = a.id;
       p.action_started_at = a.created;
+      ++p.lr_attempts;  // started before the crash, never counted
       return Go("collection_pending", "continuing Live Response action " + a.id, p);
     }
     if (a.IsActive()) {
       busy = true;
+      p.outcome = "device_busy";
       busy_with_ours = busy_with_ours &&
                        a.requestor_comment.rfind("VMRay Connector File Acquisition Job", 0) == 0;
     }
@@ -311,8 +331,11 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
             DeviceName(p), busy_with_ours ? "another of our" : "someone else's", p.busy_checks),
         p, busy_with_ours ? options_.lr_poll_interval : options_.busy_wait);
   }
-  mde::LiveResponseCommand get_file{"GetFile", {{"Path", p.FullPath()}}};
-  auto action = mde_.RunLiveResponse(p.machine_id, {get_file}, comment);
+  mde::LiveResponseCommand command{"GetFile", {{"Path", p.FullPath()}}};
+  if (p.IsAv()) {
+    if (auto stop = PrepareQuarantine(ctx, p, command)) return *stop;
+  }
+  auto action = mde_.RunLiveResponse(p.machine_id, {command}, comment);
   if (!action) {
     const Error& e = action.error();
     if (e.service_code == "ActiveRequestAlreadyExists") {
@@ -336,10 +359,13 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
   p.action_id = action->id;
   p.action_started_at = ctx.now;
   ++p.lr_attempts;
-  return Go("collection_pending",
-            fmt::format("Live Response GetFile {} started on {} (action {})", p.FullPath(),
-                        DeviceName(p), p.action_id),
-            p, options_.lr_poll_interval);
+  const std::string what = p.IsAv()
+                               ? fmt::format("collection script for threat '{}'", p.threat_name)
+                               : "GetFile " + p.FullPath();
+  return Go(
+      "collection_pending",
+      fmt::format("Live Response {} started on {} (action {})", what, DeviceName(p), p.action_id),
+      p, options_.lr_poll_interval);
 }
 
 StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, EvidencePayload& p) {
@@ -354,7 +380,24 @@ StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, Eviden
   }
   const TimePoint started = p.collection_started_at.value_or(ctx.now);
   if (action->status == "Pending" || action->status == "InProgress") {
+    if (action->status == "Pending") p.outcome = "device_offline";
+    if (p.IsAv() && action->status == "Pending" && ctx.now - started <= options_.lr_give_up &&
+        ctx.now - p.action_started_at.value_or(ctx.now) >= options_.upload_window) {
+      // The upload link expires soon: a device that comes online later must get a fresh one.
+      auto cancelled = mde_.CancelMachineAction(
+          p.action_id, "Cancelled by VMRay Connector: the upload link expired; asking again");
+      if (!cancelled && cancelled.error().code != ErrorCode::kInvalidArgument)
+        return jobs::RetryStep(ctx.job, cancelled.error(), "cancelling the queued session");
+      p.action_id.clear();
+      ++p.expired_links;  // the device never ran it: not a failed attempt
+      return Go("collecting",
+                fmt::format("device {} did not pick up the collection within {} min (its upload "
+                            "link's lifetime); asking again when it is online",
+                            DeviceName(p), options_.upload_window.count() / 60'000),
+                p, options_.busy_wait);
+    }
     if (ctx.now - started > options_.lr_give_up) {
+      p.outcome = "timed_out";
       auto cancelled =
           mde_.CancelMachineAction(p.action_id, "Cancelled by VMRay Connector: gave up waiting");
       if (!cancelled)
@@ -376,13 +419,14 @@ StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, Eviden
     return Go("collection_pending", reason, p, options_.lr_poll_interval);
   }
   std::string errors;
-  const mde::CommandResult* get_file = nullptr;
+  const mde::CommandResult* ours = nullptr;
+  const char* our_type = p.IsAv() ? "RunScript" : "GetFile";
   for (const auto& c : action->commands) {
-    if (c.type == "GetFile") get_file = &c;
+    if (c.type == our_type) ours = &c;
     for (const auto& e : c.errors) errors += (errors.empty() ? "" : "; ") + e;
   }
-  if (action->status == "Succeeded" && get_file) {
-    p.command_index = get_file->index;
+  if (action->status == "Succeeded" && ours) {
+    p.command_index = ours->index;
     // Download and submit in this same step; if that fails, it is retried as `downloading`
     // (the action need not be polled again).
     StepResult r = OnDownloading(ctx, p);
@@ -395,16 +439,21 @@ StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, Eviden
   const std::string detail = fmt::format("Live Response {} on {}{}", action->status, DeviceName(p),
                                          errors.empty() ? "" : " (" + errors + ")");
   const std::string lower = Lower(errors);
+  if (p.IsAv() && lower.find("library") != std::string::npos && quarantine_.library) {
+    // Someone removed or renamed the script in the library: put it back and run again.
+    quarantine_.library->Invalidate();
+    return RetryCollection(ctx, p, "script_missing", detail, options_.lr_poll_interval);
+  }
   if (lower.find("not found") != std::string::npos ||
       lower.find("does not exist") != std::string::npos) {
     return Fail(
         ctx, p, "collection",
         fmt::format("the file {} is no longer on {}: {}", p.FullPath(), DeviceName(p), detail));
   }
-  if (p.lr_attempts >= options_.lr_max_attempts) {
+  if (p.CountedAttempts() >= options_.lr_max_attempts) {
     return Fail(
         ctx, p, "collection",
-        fmt::format("{}; tried {} times (MachineAvailabilityRetry)", detail, p.lr_attempts));
+        fmt::format("{}; tried {} times (MachineAvailabilityRetry)", detail, p.CountedAttempts()));
   }
   p.action_id.clear();
   return Go("collecting", detail + "; trying again", p, options_.busy_wait);
@@ -439,6 +488,7 @@ StepResult EvidenceJob::OnDownloading(const jobs::StepContext& ctx, EvidencePayl
   if (p.submit_started_at && p.submission_id == 0) {
     if (auto recovered = RecoverSubmission(ctx, p)) return *recovered;
   }
+  if (p.IsAv()) return OnQuarantineDownload(ctx, p);
   auto link = mde_.LiveResponseResultLink(p.action_id, p.command_index);
   if (!link) return jobs::RetryStep(ctx.job, link.error(), "getting the Live Response result link");
   auto raw = mde_.Download(*link);
@@ -449,8 +499,15 @@ StepResult EvidenceJob::OnDownloading(const jobs::StepContext& ctx, EvidencePayl
       return Fail(ctx, p, "collection", file.error().message);
     return jobs::RetryStep(ctx.job, file.error(), "unpacking the collected file");
   }
+  return SubmitFile(ctx, p, std::move(*file));
+}
+
+StepResult EvidenceJob::SubmitFile(const jobs::StepContext& ctx, EvidencePayload& p,
+                                   std::string file_bytes) {
+  auto file = &file_bytes;
   const std::string got = Sha256Hex(*file);
   if (got != p.sha256) {
+    p.outcome = "hash_mismatch";
     return Fail(
         ctx, p, "collection",
         fmt::format("the collected file's SHA-256 {} does not match the evidence; the file on {} "
@@ -487,6 +544,7 @@ StepResult EvidenceJob::OnDownloading(const jobs::StepContext& ctx, EvidencePayl
     return Fail(ctx, p, "analysis", "VMRay did not accept the submission: " + msg);
   }
   const vmray::Submission& sub = result->submissions.front();
+  p.outcome = "collected";
   p.submission_id = sub.submission_id;
   p.sample_id = sub.sample_id;
   p.submitted_at = ctx.now;
@@ -534,6 +592,7 @@ StepResult EvidenceJob::OnAnalysing(const jobs::StepContext& ctx, EvidencePayloa
 
 StepResult EvidenceJob::Finished(const jobs::StepContext& ctx, EvidencePayload& p,
                                  const SampleResult& result) {
+  if (p.IsUrl()) return Report(p, result);  // no file, no single-flight sample row
   if (auto s = MarkSample(ctx.job.id, p, "finished", ctx.now, "", result.Dump(), result.verdict,
                           result.analysed_at);
       !s) {
@@ -545,15 +604,46 @@ StepResult EvidenceJob::Finished(const jobs::StepContext& ctx, EvidencePayload& 
 
 StepResult EvidenceJob::Report(EvidencePayload& p, const SampleResult& result) {
   const std::string verdict = result.verdict.empty() ? "unknown" : result.verdict;
+  p.verdict = result.verdict;
+  p.report_url = result.webif_url;
   StepResult r = Go("writing_back", "writing the alert comment (verdict " + verdict + ")", p);
   Json payload{
       {"alert_id", p.alert_id},
-      {"comment", BuildAlertComment(result)},
+      {"comment", BuildAlertComment(result, p.url)},
       {"job_state", "done"},
       {"job_reason", fmt::format("verdict {}; comment written on alert {}", verdict, p.alert_id)}};
-  r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.sha256), "alert_comment",
-                      p.alert_id, payload.dump(), 0, TimePoint{}});
+  r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.EvidenceKey()),
+                      "alert_comment", p.alert_id, payload.dump(), 0, TimePoint{}});
   return r;
+}
+
+StepResult EvidenceJob::OnUrlNew(const jobs::StepContext& ctx, EvidencePayload& p) {
+  vmray::SubmitRequest req;
+  req.url = p.url;
+  req.tags = {p.IsAv() ? "AV_Alert" : "EDR_alert", "URL"};
+  if (options_.add_alert_id_tags) req.tags.push_back(p.alert_id);
+  req.comment = options_.submission_comment;
+  req.user_config = Json{{"timeout", options_.analysis_duration_seconds}};
+  auto result = vmray_.Submit(req);
+  if (!result) {
+    if (result.error().code == ErrorCode::kInvalidArgument)
+      return Fail(ctx, p, "", "VMRay refused the URL: " + result.error().message);
+    return jobs::RetryStep(ctx.job, result.error(), "submitting the URL to VMRay");
+  }
+  if (result->submissions.empty()) {
+    const std::string msg =
+        result->errors.empty() ? "no submission in the answer" : result->errors.front().message;
+    return Fail(ctx, p, "", "VMRay did not accept the URL: " + msg);
+  }
+  const vmray::Submission& sub = result->submissions.front();
+  p.submission_id = sub.submission_id;
+  p.sample_id = sub.sample_id;
+  p.submitted_at = ctx.now;
+  Metrics::Global().Inc("vc_vmray_submissions_total", {{"kind", "url"}});
+  return Go("analysing",
+            fmt::format("URL submitted to VMRay (submission {}); waiting for the analysis",
+                        p.submission_id),
+            p, options_.analysis_poll_interval);
 }
 
 StepResult EvidenceJob::Fail(const jobs::StepContext& ctx, EvidencePayload& p,
@@ -572,12 +662,16 @@ StepResult EvidenceJob::Fail(const jobs::StepContext& ctx, EvidencePayload& p,
   }
   StepResult r =
       Go("writing_back", "writing a comment that the file could not be analysed: " + shown, p);
+  const std::string comment =
+      p.IsUrl()
+          ? "Evidence URL:\n" + p.url + "\nVMRay Connector could not analyse the URL:\n" + shown
+          : BuildFailureComment(p.sha256, p.file_name, shown);
   Json payload{{"alert_id", p.alert_id},
-               {"comment", BuildFailureComment(p.sha256, p.file_name, shown)},
+               {"comment", comment},
                {"job_state", "failed"},
                {"job_reason", shown}};
-  r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.sha256), "alert_comment",
-                      p.alert_id, payload.dump(), 0, TimePoint{}});
+  r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.EvidenceKey()),
+                      "alert_comment", p.alert_id, payload.dump(), 0, TimePoint{}});
   return r;
 }
 

@@ -7,22 +7,36 @@
 // owner finishes, then comment on their own alert from the cached result.
 #pragma once
 
+#include <atomic>
 #include <functional>
 
+#include "clients/blob/client.hpp"
 #include "clients/defender/client.hpp"
 #include "clients/vmray/client.hpp"
 #include "jobs/handler.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/library_sync.hpp"
 #include "pipelines/defender_alerts/options.hpp"
 #include "pipelines/defender_alerts/sample_result.hpp"
 #include "pipelines/defender_alerts/session_gate.hpp"
 
 namespace vc::defender {
 
+// What quarantine collection needs besides MDE: the storage account the device uploads to and
+// the library that holds the collection script. Without a blob client, antivirus alerts end in
+// waiting_for_quarantine_collection until a storage account is configured.
+struct QuarantineHandOff {
+  blob::BlobClient* blob = nullptr;
+  std::shared_ptr<LibrarySync> library;
+  // Each finishing job queues a rewrite of its alert's status record (status_record.hpp).
+  bool status_records = false;
+};
+
 class EvidenceJob final : public jobs::JobHandler {
  public:
   EvidenceJob(DefenderOptions options, store::Store& store, vmray::Client& vmray, mde::Client& mde,
-              std::shared_ptr<SessionGate> sessions, std::function<void()> notify);
+              std::shared_ptr<SessionGate> sessions, std::function<void()> notify,
+              QuarantineHandOff quarantine = {});
   std::string kind() const override { return std::string(kJobKind); }
   jobs::StepResult Step(const jobs::StepContext& ctx) override;
 
@@ -31,12 +45,28 @@ class EvidenceJob final : public jobs::JobHandler {
   // `took_session` is set when the step took a Live Response session slot.
   StepResult Dispatch(const jobs::StepContext& ctx, EvidencePayload& p, bool& took_session);
   StepResult OnNew(const jobs::StepContext& ctx, EvidencePayload& p);
+  // URL evidence: submitted as a URL analysis, then analysed and reported like a file.
+  StepResult OnUrlNew(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnLookup(const jobs::StepContext& ctx, EvidencePayload& p, bool& took_session);
   StepResult OnWaiting(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnCollecting(const jobs::StepContext& ctx, EvidencePayload& p, bool& took_session);
   StepResult OnCollectionPending(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnDownloading(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult OnAnalysing(const jobs::StepContext& ctx, EvidencePayload& p);
+  // Checks the file's hash and submits it to VMRay (GetFile and quarantine paths alike).
+  StepResult SubmitFile(const jobs::StepContext& ctx, EvidencePayload& p, std::string file);
+
+  // Quarantine collection (quarantine_collection.cpp). PrepareQuarantine names the blob
+  // (write-ahead), signs its upload link and builds the RunScript command; a StepResult comes
+  // back when the session cannot start now.
+  std::optional<StepResult> PrepareQuarantine(const jobs::StepContext& ctx, EvidencePayload& p,
+                                              mde::LiveResponseCommand& command);
+  StepResult OnQuarantineDownload(const jobs::StepContext& ctx, EvidencePayload& p);
+  // Another session for a failed attempt, or the failure once the attempts are spent.
+  StepResult RetryCollection(const jobs::StepContext& ctx, EvidencePayload& p,
+                             const std::string& outcome, const std::string& detail, Millis delay);
+  // Deletes the upload blob once the job no longer needs it (outbox housekeeping).
+  void RetireBlob(const jobs::StepContext& ctx, StepResult& r) const;
 
   // An earlier submission attempt may have reached VMRay before a crash: find and adopt it.
   std::optional<StepResult> RecoverSubmission(const jobs::StepContext& ctx, EvidencePayload& p);
@@ -59,6 +89,20 @@ class EvidenceJob final : public jobs::JobHandler {
   mde::Client& mde_;
   std::shared_ptr<SessionGate> sessions_;
   std::function<void()> notify_;
+  QuarantineHandOff quarantine_;
+  std::atomic<bool> container_ready_{false};
+};
+
+// Delivers "blob_delete" outbox items: the upload blob of a finished collection. A blob that is
+// already gone counts as deleted.
+class BlobDeleter final : public jobs::OutboxHandler {
+ public:
+  explicit BlobDeleter(blob::BlobClient& blob) : blob_(blob) {}
+  std::string kind() const override { return "blob_delete"; }
+  jobs::Delivery Deliver(const store::OutboxItem& item, TimePoint now) override;
+
+ private:
+  blob::BlobClient& blob_;
 };
 
 // Delivers "alert_comment" outbox items: PATCH the alert with the comment, exactly once. An

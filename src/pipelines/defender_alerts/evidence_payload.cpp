@@ -1,5 +1,7 @@
 #include "pipelines/defender_alerts/evidence_payload.hpp"
 
+#include "core/hash.hpp"
+
 namespace vc::defender {
 namespace {
 
@@ -32,12 +34,22 @@ Json EvidencePayload::ToJson() const {
          {"claims", claims},
          {"busy_checks", busy_checks},
          {"lr_attempts", lr_attempts},
+         {"expired_links", expired_links},
          {"action_id", action_id},
          {"command_index", command_index},
          {"accept_cached", accept_cached},
          {"submission_id", submission_id},
          {"sample_id", sample_id}};
   if (!skip_reason.empty()) j["skip_reason"] = skip_reason;
+  if (!url.empty()) j["url"] = url;
+  if (!blob_name.empty()) {
+    j["blob_name"] = blob_name;
+    j["collection_request_id"] = collection_request_id;
+    j["encrypted_upload"] = encrypted_upload;
+  }
+  if (!outcome.empty()) j["outcome"] = outcome;
+  if (!verdict.empty()) j["verdict"] = verdict;
+  if (!report_url.empty()) j["report_url"] = report_url;
   PutTime(j, "collection_started_at", collection_started_at);
   PutTime(j, "action_started_at", action_started_at);
   PutTime(j, "submit_started_at", submit_started_at);
@@ -63,21 +75,33 @@ Result<EvidencePayload> EvidencePayload::Parse(const std::string& text) {
   p.file_name = r.OptStr("file_name").value_or("");
   p.file_path = r.OptStr("file_path").value_or("");
   p.skip_reason = r.OptStr("skip_reason").value_or("");
+  p.url = r.OptStr("url").value_or("");
   p.owner = r.OptBool("owner").value_or(false);
   p.claims = static_cast<int>(r.OptInt("claims").value_or(0));
   p.busy_checks = static_cast<int>(r.OptInt("busy_checks").value_or(0));
   p.lr_attempts = static_cast<int>(r.OptInt("lr_attempts").value_or(0));
+  p.expired_links = static_cast<int>(r.OptInt("expired_links").value_or(0));
   p.action_id = r.OptStr("action_id").value_or("");
   p.command_index = static_cast<int>(r.OptInt("command_index", 0, 1000).value_or(0));
   p.accept_cached = r.OptBool("accept_cached").value_or(false);
   p.submission_id = r.OptInt("submission_id").value_or(0);
   p.sample_id = r.OptInt("sample_id").value_or(0);
+  p.blob_name = r.OptStr("blob_name").value_or("");
+  p.collection_request_id = r.OptStr("collection_request_id").value_or("");
+  p.encrypted_upload = r.OptBool("encrypted_upload").value_or(false);
+  p.outcome = r.OptStr("outcome").value_or("");
+  p.verdict = r.OptStr("verdict").value_or("");
+  p.report_url = r.OptStr("report_url").value_or("");
   p.collection_started_at = GetTime(r, "collection_started_at");
   p.action_started_at = GetTime(r, "action_started_at");
   p.submit_started_at = GetTime(r, "submit_started_at");
   p.submitted_at = GetTime(r, "submitted_at");
   if (!r.ok()) return r.status().error();
   return p;
+}
+
+std::string EvidencePayload::EvidenceKey() const {
+  return url.empty() ? sha256 : "url-" + Sha256Hex(url);
 }
 
 std::string EvidencePayload::FullPath() const {

@@ -27,6 +27,7 @@ struct EvidencePayload {
   std::string sha1;
   std::string file_name;
   std::string file_path;
+  std::string url;          // URL evidence: analysed as a URL, no file, no collection
   std::string skip_reason;  // set for alerts without usable file evidence
 
   // Progress.
@@ -34,21 +35,37 @@ struct EvidencePayload {
   int claims = 0;      // times this job tried to take over the sample
   std::optional<TimePoint> collection_started_at;
   int busy_checks = 0;
-  int lr_attempts = 0;
+  int lr_attempts = 0;    // sessions started (or adopted after a crash)
+  int expired_links = 0;  // of those, cancelled unrun because their upload link expired
+  // Sessions that count against MachineAvailabilityRetry: one the device never ran does not.
+  int CountedAttempts() const { return lr_attempts - expired_links; }
   std::string action_id;
-  int command_index = 0;  // index of the GetFile command in the machine action
+  int command_index = 0;  // index of the GetFile or RunScript command in the machine action
+  // Quarantine collection (antivirus alerts): the blob the device uploads to, named before the
+  // session starts (write-ahead), and the id the script echoes back in its outcome line.
+  std::string blob_name;
+  std::string collection_request_id;
+  bool encrypted_upload = false;  // the blob holds a quarantine resource file, not the file
+  // The classified outcome of the last collection attempt (collected, device_offline, ...).
+  std::string outcome;
   std::optional<TimePoint> action_started_at;
   bool accept_cached = false;  // VMRay reused a cached analysis: take it whatever its age
   std::optional<TimePoint> submit_started_at;  // write-ahead mark before a submission
   int64_t submission_id = 0;
   int64_t sample_id = 0;
   std::optional<TimePoint> submitted_at;
+  // The result reported on the alert (for the status record and the e-mail).
+  std::string verdict;
+  std::string report_url;
 
   Json ToJson() const;
   std::string Dump() const { return ToJson().dump(); }
   static Result<EvidencePayload> Parse(const std::string& text);
 
   bool IsAv() const { return detection_source == "WindowsDefenderAv"; }
+  bool IsUrl() const { return !url.empty(); }
+  // What the alert comment and the write-back key name: the SHA-256, or the URL's hash.
+  std::string EvidenceKey() const;
   std::string FullPath() const;
 };
 

@@ -38,7 +38,15 @@ struct DefenderOptions {
   Millis lr_give_up{24 * 3600'000LL};
   int max_concurrent_sessions = 25;
 
-  Millis wait_for_sample_poll{60'000};  // safety net; waiters are woken when the owner finishes
+  // Quarantine collection (antivirus alerts), active when a storage account is configured.
+  bool quarantine_encrypted = true;   // upload the encrypted resource file, decrypt here
+  Millis upload_window{30 * 60'000};  // SAS lifetime; a session still queued is asked again
+
+  Millis wait_for_sample_poll{60'000};
+
+  // Write-backs besides the comment.
+  bool mail_notifications = false;  // one e-mail per settled alert (mail_notification.hpp)  //
+                                    // safety net; waiters are woken when the owner finishes
 };
 
 }  // namespace vc::defender

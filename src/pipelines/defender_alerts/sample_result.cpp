@@ -94,9 +94,13 @@ Result<SampleResult> SampleResult::Parse(const std::string& text) {
   return s;
 }
 
-std::string BuildAlertComment(const SampleResult& r) {
+std::string BuildAlertComment(const SampleResult& r, const std::string& url) {
   std::string out;
-  out += "Evidence SHA256:\n" + Clean(r.sha256) + "\n";
+  if (url.empty()) {
+    out += "Evidence SHA256:\n" + Clean(r.sha256) + "\n";
+  } else {
+    out += "Evidence URL:\n" + Clean(url) + "\n";
+  }
   out +=
       "VMRAY Analyzer Verdict: " + Upper(Clean(r.verdict.empty() ? "unknown" : r.verdict)) + "\n";
   out += "Sample Url:\n" + Clean(r.webif_url) + "\n";

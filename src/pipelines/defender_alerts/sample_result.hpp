@@ -30,7 +30,8 @@ struct SampleResult {
 
 // The alert comment, with the original connector's sections in its order: "Evidence SHA256:",
 // "VMRAY Analyzer Verdict:", "Sample Url:", "Classifications:", "Threat Names:", "VTI's:".
-std::string BuildAlertComment(const SampleResult& result);
+// `url`: URL evidence, named first instead of a file's SHA-256.
+std::string BuildAlertComment(const SampleResult& result, const std::string& url = "");
 
 // The comment posted when no verdict could be produced, so the analyst sees why.
 std::string BuildFailureComment(const std::string& sha256, const std::string& file_name,

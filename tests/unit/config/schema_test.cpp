@@ -91,7 +91,9 @@ TEST(ConfigSchema, OriginalNamesAreTheDocumentedOnes) {
                                     "FetchQuarantinedFiles",
                                     "FilterAlertTitleWith",
                                     "DefenderAlertSeverity",
-                                    "DefenderAlertStatus"};
+                                    "DefenderAlertStatus",
+                                    "AzureStorageConnectionString",
+                                    "AzureStorageAccountKey"};
   std::set<std::string> actual;
   for (const auto& spec : Schema()) {
     if (!spec.original_name.empty()) actual.emplace(spec.original_name);
@@ -117,18 +119,21 @@ TEST(ConfigSchema, DescriptionsAreOneLineAndRangesSane) {
   }
 }
 
-TEST(ConfigSchema, SecretsAreTheTwoCredentials) {
+TEST(ConfigSchema, SecretsAreTheCredentials) {
   std::set<std::string> secrets;
   for (const auto& spec : Schema()) {
     if (spec.type == KeyType::kSecret) secrets.emplace(spec.path);
   }
-  EXPECT_EQ(secrets, (std::set<std::string>{"azure.client_secret", "vmray.api_key"}));
+  EXPECT_EQ(secrets, (std::set<std::string>{"azure.client_secret", "vmray.api_key",
+                                            "storage.connection_string", "storage.account_key",
+                                            "mail.password"}));
 }
 
 TEST(ConfigSchema, SectionsListParentsBeforeChildren) {
   EXPECT_EQ(Sections(),
             (std::vector<std::string>{"azure", "http", "vmray", "defender",
-                                      "defender.live_response", "store", "daemon", "log"}));
+                                      "defender.live_response", "defender.quarantine", "storage",
+                                      "store", "daemon", "ops", "mail", "log"}));
   EXPECT_EQ(SectionOf("defender.live_response.poll_interval_seconds"), "defender.live_response");
   EXPECT_EQ(LeafOf("defender.live_response.poll_interval_seconds"), "poll_interval_seconds");
 }

@@ -73,13 +73,17 @@ TEST(ConfigSecrets, SecretInAnUnknownKeyIsNotShown) {
   ExpectNoSecret(result);
 }
 
-TEST(ConfigSecrets, SecretInAnUnsupportedSettingIsNotShown) {
+TEST(ConfigSecrets, StorageSettingsLoadAsSecrets) {
   Env env = RequiredEnv();
   env.push_back({"AzureStorageConnectionString", "AccountKey=DO-NOT-LOG-storage"});
   env.push_back({"AzureStorageAccountKey", "DO-NOT-LOG-storage-key"});
   auto result = LoadEnv(env);
   ASSERT_TRUE(result.config) << Dump(result);
-  EXPECT_EQ(result.warnings.size(), 2u);
+  EXPECT_TRUE(result.warnings.empty()) << Dump(result);
+  EXPECT_EQ(result.config->storage.connection_string.Reveal(), "AccountKey=DO-NOT-LOG-storage");
+  std::ostringstream out;
+  out << result.config->storage.connection_string << " " << result.config->storage.account_key;
+  EXPECT_EQ(out.str().find("DO-NOT-LOG"), std::string::npos) << out.str();
   ExpectNoSecret(result);
 }
 

@@ -43,6 +43,34 @@ TEST_F(DefenderFlow, KnownHashIsAnsweredFromVmrayWithOneComment) {
   EXPECT_TRUE(h_.emulators().AssertionFailures().empty());
 }
 
+TEST_F(DefenderFlow, UrlEvidenceIsSubmittedAsAUrlAnalysisAndCommentedOnce) {
+  const std::string url = "http://evil.example/dl?a=1&b=<script>&c=\"x\"";
+  Json alert = AlertJson("a1", kMachineId, "");
+  alert["evidence"] = Json::array({{{"entityType", "Url"}, {"url", url}},
+                                   {{"entityType", "Url"}, {"url", url}}});  // listed twice
+  h_.Seed({{"mde",
+            {{"alerts", Json::array({alert})},
+             {"machines", Json::array({MachineJson(kMachineId, {})})}}}});
+  auto daemon = h_.OpenDaemon();
+  ASSERT_TRUE(h_.Drive(*daemon));
+
+  auto job = daemon->store().GetJobByKey("mde:a1:url-" + Sha256Hex(url));
+  ASSERT_TRUE(job && *job);
+  EXPECT_EQ((*job)->state, "done") << (*job)->reason;
+  EXPECT_FALSE(daemon->store().GetJobByKey("mde:a1").value().has_value())
+      << "an alert with URL evidence is not 'without evidence'";
+  const Json state = h_.emulators().vmray().StateJson();
+  ASSERT_EQ(state["submissions"].size(), 1u) << state["submissions"].dump();
+  EXPECT_EQ(state["submissions"][0]["url"], url);
+  const Json a1 = MdeAlert("a1");
+  ASSERT_EQ(a1["comments"].size(), 1u);
+  const std::string comment = a1["comments"][0]["comment"];
+  EXPECT_EQ(comment.find("Evidence URL:\n" + url + "\n"), 0u) << comment;
+  EXPECT_NE(comment.find("VMRAY Analyzer Verdict:"), std::string::npos) << comment;
+  EXPECT_EQ(h_.emulators().mde().CountCalls("POST", ".*runliveresponse"), 0u);
+  EXPECT_TRUE(h_.emulators().AssertionFailures().empty());
+}
+
 TEST_F(DefenderFlow, UnknownFileIsCollectedSubmittedAndSharedByTwoAlerts) {
   const std::string content = std::string("MZ dropper ") + kEicar;
   const std::string sha = Sha256Hex(content);

@@ -155,7 +155,9 @@ TEST_F(DefenderIntake, AvAlertWithUnknownHashWaitsForQuarantineCollection) {
   EXPECT_NE(job.reason.find("Defender quarantined it on alice-laptop.contoso.com"),
             std::string::npos)
       << job.reason;
-  EXPECT_NE(job.reason.find("Live Response collection script"), std::string::npos) << job.reason;
+  EXPECT_NE(job.reason.find("set storage.connection_string (AzureStorageConnectionString)"),
+            std::string::npos)
+      << job.reason;
   EXPECT_TRUE(job.final);
   EXPECT_TRUE(Comments("a1").empty());
   EXPECT_EQ(Lookups(sha).size(), 1u);

@@ -317,6 +317,58 @@ TEST(StoreJobsConcurrency, EightWorkersProcessTwoThousandJobsExactlyOnce) {
   EXPECT_EQ(counts->front().count, kJobs);
 }
 
+TEST_F(StoreJobs, ListJobsUnderKeyFindsOneAlertsJobsAndNoNeighbours) {
+  const int64_t bare = AddJob("mde:da1_1");
+  const int64_t file = AddJob("mde:da1_1:" + std::string(64, 'a'));
+  const int64_t url = AddJob("mde:da1_1:url-" + std::string(64, 'b'));
+  AddJob("mde:da1_10:" + std::string(64, 'a'));  // an id that shares the prefix
+  AddJob("mde:da1_");
+  auto jobs = store_->ListJobsUnderKey("mde:da1_1", 100);
+  ASSERT_TRUE(jobs) << jobs.error().ToString();
+  std::vector<int64_t> ids;
+  for (const auto& j : *jobs) ids.push_back(j.id);
+  EXPECT_EQ(ids, (std::vector<int64_t>{bare, file, url}));
+  auto limited = store_->ListJobsUnderKey("mde:da1_1", 2);
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->size(), 2u);
+  EXPECT_FALSE(store_->ListJobsUnderKey("", 10));
+}
+
+TEST_F(StoreJobs, ReopenJobsRevivesOnlyFinalJobsOfThatKindAndState) {
+  const TimePoint start = Now();
+  auto park = [&](const std::string& key, const std::string& state, const std::string& kind) {
+    const int64_t id = AddJob(key, start, "", "new", kind);
+    auto taken = store_->LeaseDueJobs(start, "w", kLease, 10);
+    EXPECT_TRUE(taken && taken->size() == 1u) << key;
+    EXPECT_TRUE(store_->UpdateJob(Step(id, "w", state, start + std::chrono::hours{1}, true)));
+    return id;
+  };
+  const int64_t parked = park("parked", "waiting_for_quarantine_collection", "defender_evidence");
+  const int64_t done = park("done", "done", "defender_evidence");
+  const int64_t other_kind = park("other", "waiting_for_quarantine_collection", "other_kind");
+  const int64_t open = AddJob("open", start + std::chrono::hours{5}, "", "collecting");
+
+  clock_.Advance(Millis{1000});
+  auto reopened = store_->ReopenJobs("defender_evidence", "waiting_for_quarantine_collection",
+                                     "new", "storage configured", Now());
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+  EXPECT_EQ(*reopened, 1);
+  const Job revived = MustGetJob(parked);
+  EXPECT_FALSE(revived.final);
+  EXPECT_EQ(revived.state, "new");
+  EXPECT_EQ(revived.reason, "storage configured");
+  EXPECT_EQ(revived.next_attempt_at, Now());
+  EXPECT_EQ(revived.attempts, 0);
+  EXPECT_TRUE(MustGetJob(done).final);
+  EXPECT_TRUE(MustGetJob(other_kind).final);
+  EXPECT_EQ(MustGetJob(open).state, "collecting");
+  // Reopening again finds nothing: the job is no longer final in that state.
+  auto again = store_->ReopenJobs("defender_evidence", "waiting_for_quarantine_collection", "new",
+                                  "storage configured", Now());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0);
+}
+
 TEST_F(StoreJobs, WakeJobsTouchesOnlyTheGivenGroupAndState) {
   const TimePoint start = Now();
   int64_t leased = AddJob("leased", start, "sha-a", "waiting");

@@ -1,0 +1,116 @@
+#include "pipelines/defender_alerts/mail_notification.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "clients/mail/html.hpp"
+#include "clients/mail/mime.hpp"
+#include "core/json.hpp"
+#include "core/redact.hpp"
+#include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/sample_result.hpp"
+
+namespace vc::defender {
+namespace {
+
+constexpr int kMaxJobsPerAlert = 1000;
+constexpr int kMaxWaitsForOpenJobs = 40;
+
+std::string DomainOf(const std::string& address) {
+  const auto at = address.rfind('@');
+  return at == std::string::npos ? std::string() : address.substr(at + 1);
+}
+
+mail::AlertSummary Summarise(const store::Job& job, const EvidencePayload& p, store::Store& store) {
+  mail::AlertSummary s;
+  s.alert_id = p.alert_id;
+  s.title = p.alert_title;
+  s.device = p.computer_dns_name.empty() ? p.machine_id : p.computer_dns_name;
+  s.file_name = p.IsUrl() ? p.url : p.file_name;
+  s.sha256 = p.sha256;
+  s.verdict = p.verdict;
+  s.report_url = p.report_url;
+  s.state = job.state;
+  if (job.state != "done") s.reason = Scrub(job.reason);
+  if (!p.sha256.empty()) {
+    if (auto sample = store.GetSample(p.sha256); sample && *sample) {
+      if (auto result = SampleResult::Parse((*sample)->result_json)) {
+        if (s.verdict.empty()) s.verdict = result->verdict;
+        if (s.report_url.empty()) s.report_url = result->webif_url;
+        s.classifications = result->classifications;
+        s.threat_names = result->threat_names;
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+store::NewOutboxItem MailNotificationItem(const std::string& alert_id) {
+  store::NewOutboxItem item;
+  item.idempotency_key = "mail:" + alert_id;  // one mail per alert, whichever job queues it
+  item.kind = std::string(kMailKind);
+  item.target = alert_id;
+  item.payload = Json{{"alert_id", alert_id}}.dump();
+  item.completes_job = false;
+  return item;
+}
+
+jobs::Delivery MailNotifier::Deliver(const store::OutboxItem& item, TimePoint now) {
+  jobs::Delivery d;
+  auto payload = ParseJson(item.payload, "mail notification");
+  const std::string alert_id =
+      payload && payload->is_object() ? payload->value("alert_id", "") : std::string();
+  if (alert_id.empty()) {
+    d.outcome = jobs::Delivery::Outcome::kFailed;
+    d.reason = "unreadable mail notification request";
+    return d;
+  }
+  auto retry = [&](std::string reason, Millis delay) {
+    d.outcome = jobs::Delivery::Outcome::kRetry;
+    d.reason = std::move(reason);
+    d.delay = delay;
+    return d;
+  };
+  auto jobs = store_.ListJobsUnderKey("mde:" + alert_id, kMaxJobsPerAlert);
+  if (!jobs) return retry("reading the alert's jobs: " + jobs.error().ToString(), Millis(30'000));
+  const bool open = std::any_of(jobs->begin(), jobs->end(), [](const auto& j) { return !j.final; });
+  if (open && item.attempts < kMaxWaitsForOpenJobs) {
+    return retry("waiting for the alert to settle before mailing", Millis(15'000));
+  }
+  std::vector<mail::AlertSummary> summaries;
+  for (const auto& job : *jobs) {
+    if (auto p = EvidencePayload::Parse(job.payload))
+      summaries.push_back(Summarise(job, *p, store_));
+  }
+  if (summaries.empty()) {
+    d.outcome = jobs::Delivery::Outcome::kDone;
+    d.reason = "nothing to mail";
+    return d;
+  }
+  const mail::MailMessage message =
+      summaries.size() == 1 ? mail::AlertMail(summaries.front(), settings_.from, settings_.to)
+                            : mail::DigestMail(summaries, settings_.from, settings_.to);
+  const std::string message_id = mail::MessageIdFor(item.idempotency_key, DomainOf(settings_.from));
+  auto sent = sender_.Send(message, now, message_id);
+  if (sent) {
+    d.outcome = jobs::Delivery::Outcome::kDone;
+    d.reason = fmt::format("mail sent to {} recipient(s)", settings_.to.size());
+    return d;
+  }
+  const Error& e = sent.error();
+  if (e.code == ErrorCode::kInvalidArgument || item.attempts >= 48) {
+    d.outcome = jobs::Delivery::Outcome::kFailed;
+    d.reason = "could not send the alert mail: " + e.ToString();
+    return d;
+  }
+  const bool blocked = e.code == ErrorCode::kPermissionDenied || e.code == ErrorCode::kProtocol;
+  return retry("sending the alert mail: " + e.ToString(),
+               blocked
+                   ? Millis(30 * 60'000)
+                   : std::min(Millis(30 * 60'000), Millis(10'000LL << std::min(item.attempts, 7))));
+}
+
+}  // namespace vc::defender

@@ -1,0 +1,40 @@
+// One e-mail per settled alert (the original's SendEmailNotification Logic App, which mailed
+// the status record): verdict, report link and outcome of each evidence, every value escaped
+// by the mail renderer. Queued as an outbox row keyed by the alert when its first job
+// finishes; delivered once all of the alert's jobs are final. The Message-ID is derived from
+// that key, so a mail repeated after a crash between "sent" and "recorded" carries the same id
+// and mail systems drop the copy.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "clients/mail/smtp_sender.hpp"
+#include "jobs/handler.hpp"
+#include "store/store.hpp"
+
+namespace vc::defender {
+
+inline constexpr std::string_view kMailKind = "mail_notification";
+
+store::NewOutboxItem MailNotificationItem(const std::string& alert_id);
+
+struct MailSettings {
+  std::string from;
+  std::vector<std::string> to;
+};
+
+class MailNotifier final : public jobs::OutboxHandler {
+ public:
+  MailNotifier(mail::SmtpOptions smtp, MailSettings settings, store::Store& store)
+      : sender_(std::move(smtp)), settings_(std::move(settings)), store_(store) {}
+  std::string kind() const override { return std::string(kMailKind); }
+  jobs::Delivery Deliver(const store::OutboxItem& item, TimePoint now) override;
+
+ private:
+  mail::SmtpSender sender_;
+  MailSettings settings_;
+  store::Store& store_;
+};
+
+}  // namespace vc::defender

@@ -1,0 +1,115 @@
+// E-mail notification of settled alerts, received by a real SMTP server (aiosmtpd): one mail per
+// alert however many evidences it has, sent only after all of them settled, with alert text
+// escaped and unable to add headers.
+#include "pipeline_test_support.hpp"
+#include "smtp_test_server.hpp"
+
+namespace vc::testing {
+namespace {
+
+constexpr const char* kKnown = "46d2a7a499be0dbc6f46617afd57b9c2b785d597b7fd2c8b5902e5c165226e29";
+
+std::vector<std::string> HeaderValues(const Json& msg, const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& h : msg["headers"]) {
+    if (h[0].get<std::string>() == name) out.push_back(h[1].get<std::string>());
+  }
+  return out;
+}
+
+std::string PartContent(const Json& msg, const std::string& type) {
+  for (const auto& p : msg["parts"]) {
+    if (p["content_type"] == type) return p["content"].get<std::string>();
+  }
+  return "";
+}
+
+class DefenderMail : public PipelineTest {
+ protected:
+  EnvPairs Mail(const mail::testing::SmtpTestServer& server) {
+    return {{"VMRAY_CONNECTOR_MAIL_ENABLED", "true"},
+            {"VMRAY_CONNECTOR_MAIL_SMTP_URL", server.url()},
+            // The test server speaks plain SMTP on loopback.
+            {"VMRAY_CONNECTOR_MAIL_REQUIRE_STARTTLS", "false"},
+            {"VMRAY_CONNECTOR_MAIL_FROM", "connector@example.com"},
+            {"VMRAY_CONNECTOR_MAIL_TO", "soc@example.com,lead@example.org"}};
+  }
+};
+
+TEST_F(DefenderMail, OneEscapedMailPerSettledAlert) {
+  mail::testing::SmtpTestServer server("mailbox");
+  ASSERT_NE(server.port(), 0);
+  const std::string content = std::string("MZ mailed ") + kEicar;
+  Json a1 = Alert("a1", kKnown, "known.exe");
+  a1["title"] = "Evil <img src=x onerror=alert(1)>\r\nBcc: evil@example.com";
+  // a2: two files; one mail once both are done.
+  Json a2 = Alert("a2", Sha256Hex(content), "dropper.exe");
+  a2["evidence"].push_back(a1["evidence"][0]);
+  SeedVmraySample(kKnown, "malicious", Hours(1));
+  SeedMde({a1, a2}, Device({{"dropper.exe", content}}));
+  auto d = h().OpenDaemon(Mail(server));
+  ASSERT_TRUE(Run(*d));
+
+  const auto messages = server.Messages();
+  ASSERT_EQ(messages.size(), 2u);
+  std::map<std::string, Json> by_alert;
+  for (const auto& m : messages) {
+    EXPECT_EQ(m["rcpt_tos"], (Json{"soc@example.com", "lead@example.org"}));
+    EXPECT_TRUE(m["defects"].empty()) << m["defects"].dump();
+    EXPECT_TRUE(HeaderValues(m, "Bcc").empty()) << "no header from alert text";
+    const auto subject = HeaderValues(m, "Subject");
+    ASSERT_EQ(subject.size(), 1u);
+    by_alert[subject[0].find("a1") != std::string::npos ? "a1" : "a2"] = m;
+  }
+  ASSERT_EQ(by_alert.size(), 2u);
+  const std::string html1 = PartContent(by_alert["a1"], "text/html");
+  EXPECT_NE(html1.find("&lt;img src=x onerror=alert(1)&gt;"), std::string::npos) << html1;
+  EXPECT_EQ(html1.find("<img"), std::string::npos) << html1;
+  EXPECT_NE(html1.find(kKnown), std::string::npos);
+  EXPECT_NE(html1.find("malicious"), std::string::npos);
+  const std::string text2 = PartContent(by_alert["a2"], "text/plain");
+  EXPECT_NE(text2.find(Sha256Hex(content)), std::string::npos) << text2;
+  EXPECT_NE(text2.find(kKnown), std::string::npos) << "both evidences in one mail: " << text2;
+
+  // Delivered once each, also after a restart.
+  d.reset();
+  d = h().OpenDaemon(Mail(server));
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+  EXPECT_EQ(server.Messages().size(), 2u);
+}
+
+TEST_F(DefenderMail, SmtpServerDownKeepsTheMailQueuedWithTheReason) {
+  mail::testing::SmtpTestServer probe("mailbox");
+  ASSERT_NE(probe.port(), 0);
+  EnvPairs env = Mail(probe);
+  env[1].second = "smtp://127.0.0.1:" + std::to_string(mail::testing::UnusedPort());
+  SeedVmraySample(kKnown, "malicious", Hours(1));
+  SeedMde({Alert("a1", kKnown)}, Device({}));
+  auto d = h().OpenDaemon(env);
+  EXPECT_FALSE(Run(*d, Minutes(20))) << "the mail is still pending";
+  EXPECT_EQ(JobOf(*d, "mde:a1:" + std::string(kKnown)).state, "done");
+  bool pending = false;
+  for (const auto& item : OutboxOf(*d, 0)) {
+    if (item.kind == "mail_notification") {
+      pending = item.state == "pending";
+      EXPECT_NE(item.reason.find("sending the alert mail"), std::string::npos) << item.reason;
+    }
+  }
+  EXPECT_TRUE(pending);
+  EXPECT_TRUE(probe.Messages().empty());
+}
+
+TEST_F(DefenderMail, BadRecipientIsAConfigurationErrorAtStart) {
+  EnvPairs env = {{"VMRAY_CONNECTOR_MAIL_ENABLED", "true"},
+                  {"VMRAY_CONNECTOR_MAIL_SMTP_URL", "smtp://127.0.0.1:25"},
+                  {"VMRAY_CONNECTOR_MAIL_FROM", "connector@example.com"},
+                  {"VMRAY_CONNECTOR_MAIL_TO", "soc@example.com\r\nBcc: x@example.com"}};
+  app::Daemon daemon(h().Config(env), clock_);
+  auto opened = daemon.Open();
+  ASSERT_FALSE(opened);
+  EXPECT_NE(opened.error().message.find("mail.from / mail.to"), std::string::npos)
+      << opened.error().message;
+}
+
+}  // namespace
+}  // namespace vc::testing
