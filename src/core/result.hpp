@@ -11,6 +11,10 @@
 
 namespace vc {
 
+// Error::service_code of a call our own rate limiter held back before sending it (the HTTP
+// pipeline's rate-limit policy): a wait for the next slot, not a failure of the service.
+inline constexpr std::string_view kLocalRateLimitCode = "LocalRateLimit";
+
 enum class ErrorCode {
   kInvalidArgument,
   kUnauthenticated,

@@ -89,6 +89,7 @@ Result<Response> RateLimitPolicy::Send(Request& request, const NextPolicy& next)
                             fmt::format("local rate limit {} reached; next slot in {} s",
                                         limiter->name(), (wait.count() + 999) / 1000));
         e.service = request.service;
+        e.service_code = std::string(kLocalRateLimitCode);
         e.retry_after = std::chrono::ceil<std::chrono::seconds>(wait);
         return e;
       }

@@ -14,6 +14,16 @@ StepResult RetryStep(const store::Job& job, const Error& error, const std::strin
   Metrics::Global().Inc("vc_errors_total", {{"code", std::string(ErrorCodeName(error.code))}});
   StepResult r;
   r.state = job.state;
+  if (error.code == ErrorCode::kRateLimited && error.service_code == kLocalRateLimitCode &&
+      error.retry_after) {
+    // Our own limiter held the call back before it was sent: wait exactly for the next slot,
+    // and do not count it as a failed attempt (a large backlog would otherwise exhaust them).
+    r.progressed = true;
+    r.delay = Millis(error.retry_after->count() * 1000);
+    r.reason = fmt::format("{}: waiting {} s for a free slot ({})", what,
+                           error.retry_after->count(), error.message);
+    return r;
+  }
   r.progressed = false;
   const int attempt = job.attempts + 1;
   int max_attempts = plan.max_other_attempts;

@@ -25,6 +25,20 @@ TEST(RetryStep, TransientErrorsBackOffAndHonourRetryAfter) {
   EXPECT_NE(r.reason.find("retrying 1/40"), std::string::npos);
 }
 
+TEST(RetryStep, OurOwnRateLimitIsAnExactWaitNotAFailedAttempt) {
+  Error e = MakeError(ErrorCode::kRateLimited,
+                      "local rate limit mde.liveresponse.run reached; next slot in 17 s");
+  e.service_code = std::string(kLocalRateLimitCode);
+  e.retry_after = std::chrono::seconds(17);
+  // Even after many such waits the job is neither failed nor backed off.
+  StepResult r = RetryStep(JobAt(100), e, "starting Live Response");
+  EXPECT_EQ(r.state, "looking_up");
+  EXPECT_FALSE(r.final);
+  EXPECT_TRUE(r.progressed) << "attempts are not counted";
+  EXPECT_EQ(r.delay, Millis(17'000));
+  EXPECT_NE(r.reason.find("waiting 17 s for a free slot"), std::string::npos) << r.reason;
+}
+
 TEST(RetryStep, ConfigurationTroubleWaitsLongThenGivesUp) {
   Error e = MakeError(ErrorCode::kUnauthenticated, "key rejected");
   StepResult blocked = RetryStep(JobAt(3), e, "VMRay hash lookup");
