@@ -22,7 +22,7 @@ struct SchedulerOptions {
   int workers = 8;
   Millis lease{300'000};
   Millis idle_wait{1'000};  // longest sleep of an idle dispatcher (it wakes at the next due time)
-  std::string owner;      // lease owner name; empty: a random one
+  std::string owner;        // lease owner name; empty: a random one
 };
 
 class Scheduler {

@@ -11,10 +11,10 @@ TEST(Base64, RoundTripAndStrictness) {
   EXPECT_EQ(Base64Decode(Base64Encode(data)), data);
   EXPECT_EQ(Base64Encode("ab"), "YWI=");
   EXPECT_EQ(Base64Decode("YWI="), "ab");
-  EXPECT_FALSE(Base64Decode("YWI"));     // length
-  EXPECT_FALSE(Base64Decode("Y=WI"));    // padding in the middle
-  EXPECT_FALSE(Base64Decode("YW I"));    // blank
-  EXPECT_FALSE(Base64Decode("YW*="));    // alphabet
+  EXPECT_FALSE(Base64Decode("YWI"));   // length
+  EXPECT_FALSE(Base64Decode("Y=WI"));  // padding in the middle
+  EXPECT_FALSE(Base64Decode("YW I"));  // blank
+  EXPECT_FALSE(Base64Decode("YW*="));  // alphabet
 }
 
 TEST(Hash, KnownDigests) {
