@@ -14,17 +14,12 @@ StepResult RetryStep(const store::Job& job, const Error& error, const std::strin
   Metrics::Global().Inc("vc_errors_total", {{"code", std::string(ErrorCodeName(error.code))}});
   StepResult r;
   r.state = job.state;
-  if (error.code == ErrorCode::kRateLimited && error.service_code == kLocalRateLimitCode &&
-      error.retry_after) {
-    // Our own limiter held the call back before it was sent: wait exactly for the next slot,
-    // and do not count it as a failed attempt (a large backlog would otherwise exhaust them).
-    r.progressed = true;
-    r.delay = Millis(error.retry_after->count() * 1000);
-    r.reason = fmt::format("{}: waiting {} s for a free slot ({})", what,
-                           error.retry_after->count(), error.message);
-    return r;
-  }
   r.progressed = false;
+  // Our own limiter held the call back before it was sent: back off as for throttling (the
+  // spread keeps a backlog of waiting jobs from waking together), but never give up on it, or a
+  // large Live Response backlog would exhaust its jobs' attempts.
+  const bool local_wait =
+      error.code == ErrorCode::kRateLimited && error.service_code == kLocalRateLimitCode;
   const int attempt = job.attempts + 1;
   int max_attempts = plan.max_other_attempts;
   Millis delay;
@@ -47,13 +42,18 @@ StepResult RetryStep(const store::Job& job, const Error& error, const std::strin
     delay = std::min(plan.cap, Millis(plan.base.count() * (1 << std::min(attempt, 10))));
     kind = "retrying";
   }
-  if (attempt > max_attempts) {
+  if (attempt > max_attempts && !local_wait) {
     r.state = "failed";
     r.final = true;
     r.reason = fmt::format("{} failed {} times, giving up: {}", what, attempt, error.ToString());
     return r;
   }
   r.delay = delay;
+  if (local_wait) {
+    r.reason = fmt::format("{} (waiting for a free slot, next try in {} s): {}", what,
+                           delay.count() / 1000, error.ToString());
+    return r;
+  }
   r.reason = fmt::format("{} ({} {}/{}, next in {} s): {}", what, kind, attempt, max_attempts,
                          delay.count() / 1000, error.ToString());
   return r;
