@@ -126,14 +126,7 @@ int EmulatorServer::Start() {
   auto unknown = [this](const httplib::Request& req, httplib::Response& res) {
     AssertionFailed(req, res, fmt::format("no route {} {}", req.method, req.path));
   };
-  server_.Get(".*", unknown);
-  server_.Post(".*", unknown);
-  server_.Put(".*", unknown);
-  server_.Patch(".*", unknown);
-  server_.Delete(".*", unknown);
-  server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    return ApplyFaults(req, res);
-  });
+  for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) On(method, ".*", unknown);
   // Recorded before the answer is written (not in the logger, which runs after): a client that
   // has its answer always finds its call in the log.
   server_.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -151,6 +144,28 @@ void EmulatorServer::Stop() {
   if (thread_.joinable()) {
     server_.stop();
     thread_.join();
+  }
+}
+
+void EmulatorServer::On(std::string_view method, const std::string& pattern,
+                        httplib::Server::Handler handler) {
+  auto faulted = [this, handler = std::move(handler)](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    if (ApplyFaults(req, res) == httplib::Server::HandlerResponse::Handled) return;
+    handler(req, res);
+  };
+  if (method == "GET") {
+    server_.Get(pattern, std::move(faulted));
+  } else if (method == "POST") {
+    server_.Post(pattern, std::move(faulted));
+  } else if (method == "PUT") {
+    server_.Put(pattern, std::move(faulted));
+  } else if (method == "PATCH") {
+    server_.Patch(pattern, std::move(faulted));
+  } else if (method == "DELETE") {
+    server_.Delete(pattern, std::move(faulted));
+  } else {
+    throw std::logic_error("emulator route with unsupported method " + std::string(method));
   }
 }
 

@@ -94,12 +94,16 @@ class EmulatorServer {
   virtual void ResetState() = 0;
 
  protected:
-  // Register the service's routes on server(). Called once by Start(), before the catch-all.
+  // Register the service's routes with On(). Called once by Start(), before the catch-all.
   virtual void RegisterRoutes() = 0;
   // Body of an injected fault when FaultRule::body is empty (service-shaped error envelope).
   virtual std::string FaultBody(int status) const;
 
-  httplib::Server& server() { return server_; }
+  // Registers a route whose injected faults are answered inside the handler, after the server
+  // has read the request body. (A fault answered in the pre-routing hook left a POST body unread
+  // on a kept-alive connection; the server then parsed it as the next request and logged a 400,
+  // which made the contract tests that resend a multipart submission flaky.)
+  void On(std::string_view method, const std::string& pattern, httplib::Server::Handler handler);
   Clock& clock() const { return clock_; }
   std::mutex& state_mutex() const { return state_mu_; }
 

@@ -120,13 +120,10 @@ EntraEmulator::EntraEmulator(Options options, Clock& clock, TokenRegistry& token
       granted_roles_(options_.granted_roles) {}
 
 void EntraEmulator::RegisterRoutes() {
-  server().Post(R"(/([^/]+)/oauth2/token)",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  HandleToken(req, res, false);
-                });
-  server().Post(
-      R"(/([^/]+)/oauth2/v2\.0/token)",
-      [this](const httplib::Request& req, httplib::Response& res) { HandleToken(req, res, true); });
+  On("POST", R"(/([^/]+)/oauth2/token)",
+     [this](const httplib::Request& req, httplib::Response& res) { HandleToken(req, res, false); });
+  On("POST", R"(/([^/]+)/oauth2/v2\.0/token)",
+     [this](const httplib::Request& req, httplib::Response& res) { HandleToken(req, res, true); });
 }
 
 void EntraEmulator::SendEntraError(httplib::Response& res, int status, const std::string& error,

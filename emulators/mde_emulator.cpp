@@ -108,13 +108,9 @@ void MdeEmulator::RegisterRoutes() {
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
     Dispatch(req, res);
   };
-  server().Get(api, dispatch);
-  server().Post(api, dispatch);
-  server().Patch(api, dispatch);
-  server().Delete(api, dispatch);
-  server().Put(api, dispatch);
-  server().Get(R"(/_lr/download/[^/]+)",
-               [this](const httplib::Request& req, httplib::Response& res) { Download(req, res); });
+  for (const char* method : {"GET", "POST", "PATCH", "DELETE", "PUT"}) On(method, api, dispatch);
+  On("GET", R"(/_lr/download/[^/]+)",
+     [this](const httplib::Request& req, httplib::Response& res) { Download(req, res); });
 }
 
 void MdeEmulator::Dispatch(const httplib::Request& req, httplib::Response& res) {

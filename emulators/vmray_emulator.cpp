@@ -279,11 +279,7 @@ void VmrayEmulator::Api(const std::string& method, const std::string& pattern,
       res.status = 500;
     }
   };
-  if (method == "GET") {
-    server().Get(pattern, std::move(wrapped));
-  } else {
-    server().Post(pattern, std::move(wrapped));
-  }
+  On(method, pattern, std::move(wrapped));
 }
 
 void VmrayEmulator::RegisterRoutes() {
@@ -327,8 +323,8 @@ void VmrayEmulator::RegisterRoutes() {
   Api("GET", "/rest/job/submission/([^/]+)", none, bind(&VmrayEmulator::GetJobsOfSubmission));
 
   // Report pages for people (no API key, like the web interface behind a browser session).
-  server().Get("/user/sample/view", bind(&VmrayEmulator::GetSampleView));
-  server().Get("/user/analysis/view", bind(&VmrayEmulator::GetAnalysisView));
+  On("GET", "/user/sample/view", bind(&VmrayEmulator::GetSampleView));
+  On("GET", "/user/analysis/view", bind(&VmrayEmulator::GetAnalysisView));
 }
 
 std::optional<int64_t> VmrayEmulator::PathId(const httplib::Request& req, httplib::Response& res,

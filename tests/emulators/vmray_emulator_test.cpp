@@ -668,6 +668,33 @@ TEST_F(VmrayEmulatorTest, InjectedFaultsUseTheVmrayErrorEnvelope) {
   EXPECT_EQ(CallsAfterSettling("GET", "/rest/sample/sha256/.*", 3), 3u);
 }
 
+// A fault answered before the server read the upload must not leave the body on the kept-alive
+// connection, where it was parsed as a second request (a logged 400 that made resent
+// submissions look refused).
+TEST_F(VmrayEmulatorTest, FaultOnAnUploadLeavesTheConnectionCleanForTheResend) {
+  auto add =
+      client_->Post("/_emulator/faults",
+                    R"([{"path_regex": "^/rest/sample/submit$", "status": 429, "times": 1}])",
+                    "application/json");
+  ASSERT_TRUE(add);
+  ASSERT_EQ(add->status, 200) << add->body;
+  emu_->ClearCalls();
+  client_->set_keep_alive(true);
+  const std::string big(256 * 1024, 'Z');
+  auto first = Submit({FilePart(big, "big.bin")});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 429);
+  auto second = Submit({FilePart(big, "big.bin")});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 200) << second->body;
+  ASSERT_EQ(CallsAfterSettling("", ".*", 2), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a stray third call would show
+  std::vector<int> statuses;
+  for (const auto& c : emu_->Calls()) statuses.push_back(c.status);
+  EXPECT_THAT(statuses, ElementsAre(429, 200));
+  EXPECT_THAT(emu_->AssertionFailures(), IsEmpty());
+}
+
 TEST_F(VmrayEmulatorTest, BadSeedsAreRejectedWithAMessageAndChangeNothing) {
   const std::vector<std::pair<Json, std::string>> cases = {
       {Json::array(), "expected a JSON object"},
