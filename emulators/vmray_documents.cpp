@@ -1,4 +1,5 @@
 #include "vmray_documents.hpp"
+#include "core/html.hpp"
 
 #include <fmt/format.h>
 
@@ -194,42 +195,16 @@ bool KeepVti(const Json& vti, Verdict verdict) {
   return verdict == Verdict::kSuspicious && vti.at("score").get<int>() < 4;
 }
 
-std::string Escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string Page(std::string_view title, std::string_view body) {
   return fmt::format(
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title></head>\n"
       "<body><h1>{0}</h1>\n{1}</body></html>\n",
-      Escape(title), body);
+      EscapeHtml(title), body);
 }
 
 std::string Joined(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + Escape(item);
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + EscapeHtml(item);
   return out.empty() ? "-" : out;
 }
 
@@ -420,8 +395,9 @@ std::string SampleViewHtml(const Sample& s) {
       "<tr><th>Verdict</th><td>{}</td></tr>\n<tr><th>VTI score</th><td>{}</td></tr>\n"
       "<tr><th>Classifications</th><td>{}</td></tr>\n"
       "<tr><th>Threat names</th><td>{}</td></tr>\n</table>\n",
-      Escape(s.url.value_or(s.filename)), s.sha256, s.sha1, s.md5, VerdictName(s.outcome.verdict),
-      s.outcome.vti_score, Joined(s.outcome.classifications), Joined(s.outcome.threat_names));
+      EscapeHtml(s.url.value_or(s.filename)), s.sha256, s.sha1, s.md5,
+      VerdictName(s.outcome.verdict), s.outcome.vti_score, Joined(s.outcome.classifications),
+      Joined(s.outcome.threat_names));
   return Page(fmt::format("VMRay sample #{}", s.id), body);
 }
 
@@ -429,12 +405,12 @@ std::string AnalysisViewHtml(const Submission& sub, const Sample& s) {
   const std::string body = fmt::format(
       "<p>Submission #{} of <a href=\"/user/sample/view?id={}\">sample #{}</a> ({})</p>\n"
       "<p>Verdict: {}</p>\n",
-      sub.id, s.id, s.id, Escape(sub.filename), VerdictName(sub.outcome.verdict));
+      sub.id, s.id, s.id, EscapeHtml(sub.filename), VerdictName(sub.outcome.verdict));
   return Page(fmt::format("VMRay analysis #{}", sub.job_id), body);
 }
 
 std::string NotFoundHtml(std::string_view what) {
-  return Page("Not found", fmt::format("<p>{}</p>\n", Escape(what)));
+  return Page("Not found", fmt::format("<p>{}</p>\n", EscapeHtml(what)));
 }
 
 }  // namespace vc::emu::vmray

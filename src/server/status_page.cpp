@@ -4,10 +4,10 @@
 
 #include <map>
 
+#include "core/html.hpp"
 #include "core/json.hpp"
 #include "core/redact.hpp"
 #include "core/time.hpp"
-#include "server/html.hpp"
 
 namespace vc::server {
 namespace {

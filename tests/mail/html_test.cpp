@@ -38,11 +38,12 @@ void ExpectOnlyOurTags(const std::string& html) {
 }
 
 TEST(MailHtml, EscapesMarkupQuotesAndAmpersands) {
-  EXPECT_EQ(HtmlEscape("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
-  EXPECT_EQ(HtmlEscape("\"quoted\" 'single'"), "&quot;quoted&quot; &#39;single&#39;");
-  EXPECT_EQ(HtmlEscape("a & b &amp;"), "a &amp; b &amp;amp;");
-  EXPECT_EQ(HtmlEscape(std::string("a\x01\x1b[0m\x7f\tb\n")), "a[0m\tb\n");
-  EXPECT_EQ(HtmlEscape("caf\xc3\xa9 \xe6\x96\x87"), "caf\xc3\xa9 \xe6\x96\x87");
+  EXPECT_EQ(EscapeHtml("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
+  EXPECT_EQ(EscapeHtml("\"quoted\" 'single'"), "&quot;quoted&quot; &#39;single&#39;");
+  EXPECT_EQ(EscapeHtml("a & b &amp;"), "a &amp; b &amp;amp;");
+  const std::string r = "\xEF\xBF\xBD";  // U+FFFD: control characters show, but do nothing
+  EXPECT_EQ(EscapeHtml(std::string("a\x01\x1b[0m\x7f\tb\n")), "a" + r + r + "[0m" + r + "\tb\n");
+  EXPECT_EQ(EscapeHtml("caf\xc3\xa9 \xe6\x96\x87"), "caf\xc3\xa9 \xe6\x96\x87");
 }
 
 TEST(MailHtml, OnlyHttpLinksAreSafe) {

@@ -34,36 +34,6 @@ constexpr std::string_view kHtmlHead =
 
 }  // namespace
 
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 8);
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default: {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f) break;
-        out += c;
-      }
-    }
-  }
-  return out;
-}
-
 std::optional<std::string> SafeHttpUrl(std::string_view url) {
   const std::string head = StartsLower(url, 8);
   size_t rest = 0;
@@ -90,9 +60,9 @@ namespace {
 // A link for http(s) URLs; anything else is shown as text, never made clickable.
 std::string ReportCell(std::string_view url) {
   if (auto link = SafeHttpUrl(url)) {
-    return fmt::format("<a href=\"{}\">{}</a>", HtmlEscape(*link), HtmlEscape(*link));
+    return fmt::format("<a href=\"{}\">{}</a>", EscapeHtml(*link), EscapeHtml(*link));
   }
-  return HtmlEscape(url);
+  return EscapeHtml(url);
 }
 
 }  // namespace
@@ -103,21 +73,21 @@ std::string RenderAlertSummaryHtml(const AlertSummary& a) {
     rows += fmt::format("<tr><th style=\"text-align:left\">{}</th><td>{}</td></tr>\n", label,
                         value_html);
   };
-  row("Alert", HtmlEscape(a.alert_id));
-  row("Title", HtmlEscape(a.title));
-  row("Device", HtmlEscape(a.device));
-  row("File name", HtmlEscape(a.file_name));
-  row("SHA-256", "<code>" + HtmlEscape(a.sha256) + "</code>");
-  row("Verdict", "<b>" + HtmlEscape(Or(a.verdict, "unknown")) + "</b>");
+  row("Alert", EscapeHtml(a.alert_id));
+  row("Title", EscapeHtml(a.title));
+  row("Device", EscapeHtml(a.device));
+  row("File name", EscapeHtml(a.file_name));
+  row("SHA-256", "<code>" + EscapeHtml(a.sha256) + "</code>");
+  row("Verdict", "<b>" + EscapeHtml(Or(a.verdict, "unknown")) + "</b>");
   if (!a.report_url.empty()) row("VMRay report", ReportCell(a.report_url));
-  row("Classifications", HtmlEscape(Or(Join(a.classifications), "none")));
-  row("Threat names", HtmlEscape(Or(Join(a.threat_names), "none")));
-  row("State", HtmlEscape(a.state));
-  if (!a.reason.empty()) row("Reason", HtmlEscape(a.reason));
+  row("Classifications", EscapeHtml(Or(Join(a.classifications), "none")));
+  row("Threat names", EscapeHtml(Or(Join(a.threat_names), "none")));
+  row("State", EscapeHtml(a.state));
+  if (!a.reason.empty()) row("Reason", EscapeHtml(a.reason));
   return fmt::format(
       "{}<p>VMRay analysis details for Defender alert {}:</p>\n"
       "<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n{}</table>\n</body></html>\n",
-      kHtmlHead, HtmlEscape(a.alert_id), rows);
+      kHtmlHead, EscapeHtml(a.alert_id), rows);
 }
 
 std::string RenderAlertSummaryText(const AlertSummary& a) {
@@ -162,14 +132,14 @@ std::string RenderDigestHtml(const std::vector<AlertSummary>& alerts) {
       "<tr><th>Alert</th><th>Title</th><th>Device</th><th>File name</th><th>SHA-256</th>"
       "<th>Verdict</th><th>VMRay report</th><th>Threat names</th><th>State</th></tr>\n";
   for (const auto& a : alerts) {
-    std::string state = HtmlEscape(a.state);
-    if (!a.reason.empty()) state += ": " + HtmlEscape(a.reason);
+    std::string state = EscapeHtml(a.state);
+    if (!a.reason.empty()) state += ": " + EscapeHtml(a.reason);
     rows += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><b>{}</b>"
         "</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-        HtmlEscape(a.alert_id), HtmlEscape(a.title), HtmlEscape(a.device), HtmlEscape(a.file_name),
-        HtmlEscape(a.sha256), HtmlEscape(Or(a.verdict, "unknown")), ReportCell(a.report_url),
-        HtmlEscape(Or(Join(a.threat_names), "none")), state);
+        EscapeHtml(a.alert_id), EscapeHtml(a.title), EscapeHtml(a.device), EscapeHtml(a.file_name),
+        EscapeHtml(a.sha256), EscapeHtml(Or(a.verdict, "unknown")), ReportCell(a.report_url),
+        EscapeHtml(Or(Join(a.threat_names), "none")), state);
   }
   return fmt::format(
       "{}<p>VMRay analysis details for {} Defender alert(s):</p>\n"

@@ -1,6 +1,6 @@
 // The HTML (and plain-text twin) summary of one settled alert. Every value comes from outside
 // (alert titles, file names, threat names are attacker-influenced), so each one goes through
-// HtmlEscape, and links are emitted only for http(s) URLs, attribute-escaped.
+// EscapeHtml, and links are emitted only for http(s) URLs, attribute-escaped.
 #pragma once
 
 #include <optional>
@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "clients/mail/mime.hpp"
+#include "core/html.hpp"
 
 namespace vc::mail {
 
-// Escapes & < > " ' for element text and quoted attribute values alike; other control
-// characters than TAB/LF/CR are dropped.
-std::string HtmlEscape(std::string_view text);
+// The project's one escaping function (core/html.hpp): & < > " ' escaped, control characters
+// and broken UTF-8 shown as U+FFFD.
+using ::vc::EscapeHtml;
 // The URL when it is an absolute http:// or https:// URL without whitespace, quotes, angle
 // brackets or control characters; nullopt otherwise (javascript:, data:, relative, ...).
 std::optional<std::string> SafeHttpUrl(std::string_view url);

@@ -1,6 +1,6 @@
-#include "server/html.hpp"
+#include "core/html.hpp"
 
-namespace vc::server {
+namespace vc {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
@@ -77,4 +77,4 @@ std::string EscapeHtml(std::string_view text) {
   return out;
 }
 
-}  // namespace vc::server
+}  // namespace vc

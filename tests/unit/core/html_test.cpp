@@ -1,9 +1,9 @@
 // The one escaping function every status page value passes through.
 #include <gtest/gtest.h>
 
-#include "server/html.hpp"
+#include "core/html.hpp"
 
-namespace vc::server {
+namespace vc {
 namespace {
 
 TEST(EscapeHtml, EscapesTheFiveMarkupCharacters) {
@@ -33,4 +33,4 @@ TEST(EscapeHtml, ReplacesControlCharactersAndBrokenUtf8) {
 }
 
 }  // namespace
-}  // namespace vc::server
+}  // namespace vc
