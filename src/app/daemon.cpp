@@ -183,7 +183,9 @@ Status Daemon::Open() {
   scheduler_ = std::make_unique<jobs::Scheduler>(so, *store_, clock_);
   const auto options = DefenderOptionsFrom(config_);
   // Sessions left open by a previous process still count against the tenant's limit.
-  auto sessions = std::make_shared<defender::SessionGate>(options.max_concurrent_sessions);
+  // A waiting alert keeps its place in the severity order for a few of its polls.
+  auto sessions = std::make_shared<defender::SessionGate>(
+      options.max_concurrent_sessions, std::max(Millis(120'000), 4 * options.lr_poll_interval));
   auto counts = store_->CountJobs();
   if (!counts) return counts.error();
   for (const auto& c : *counts) {

@@ -11,6 +11,7 @@
 #include "core/metrics.hpp"
 #include "core/time.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/session_gate.hpp"
 
 namespace vc::defender {
 namespace {
@@ -56,6 +57,7 @@ void AlertPoller::Admit(const mde::Alert& alert, TimePoint now, PollStats& stats
   base.detection_source = alert.detection_source;
   base.threat_name = alert.threat_name;
   base.threat_family = alert.threat_family_name;
+  base.priority = SeverityPriority(alert.severity);
 
   std::set<std::string> seen;
   int files = 0;

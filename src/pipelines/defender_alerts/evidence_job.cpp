@@ -11,6 +11,7 @@
 #include "core/time.hpp"
 #include "http/gzip.hpp"
 #include "jobs/retry.hpp"
+#include "pipelines/defender_alerts/child_samples.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
 
@@ -93,6 +94,7 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
   if ((took_session || ctx.job.state == "collection_pending") && r.state != "collection_pending") {
     sessions_->Release();
   }
+  if (r.state != "collecting") sessions_->Forget(ctx.job.id);
   RetireBlob(ctx, r);
   if (quarantine_.blob && quarantine_.status_records && (r.final || r.state == "writing_back")) {
     r.outbox.push_back(StatusRecordItem(p.alert_id, ctx.job.id, r.state));
@@ -209,7 +211,10 @@ StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& 
       auto vtis = vmray_.Vtis(sample.sample_id);
       if (!vtis) return jobs::RetryStep(ctx.job, vtis.error(), "reading the VMRay VTIs");
       p.sample_id = sample.sample_id;
-      return Finished(ctx, p, SampleResult::From(sample, std::move(*vtis), last_finished));
+      SampleResult result = SampleResult::From(sample, std::move(*vtis), last_finished);
+      if (auto c = ReadChildSamples(vmray_, sample, result); !c)
+        return jobs::RetryStep(ctx.job, c.error(), "reading the VMRay child samples");
+      return Finished(ctx, p, result);
     }
     if (running && !p.accept_cached) {
       // Someone already submitted this file and VMRay is on it: wait for that instead of paying
@@ -284,11 +289,16 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
             "could not collect the file from {} within {} h (live_response.give_up_after_hours)",
             DeviceName(p), options_.lr_give_up.count() / 3'600'000));
   }
-  // Tenant-wide Live Response sessions are limited; a slot is taken before the device check.
-  if (!sessions_->TryAcquire()) {
+  // Tenant-wide Live Response sessions are limited; a slot is taken before the device check,
+  // and more severe alerts waiting for one go first.
+  if (!sessions_->TryAcquire(ctx.job.id, p.priority, ctx.now)) {
+    const int above = sessions_->WaitingAbove(p.priority, ctx.now);
     return Go("collecting",
-              fmt::format("waiting for a free Live Response session ({} in use, tenant limit {})",
-                          sessions_->in_flight(), sessions_->limit()),
+              above > 0
+                  ? fmt::format("waiting for Live Response: {} more severe alert(s) first", above)
+                  : fmt::format("waiting for a free Live Response session ({} in use, "
+                                "tenant limit {})",
+                                sessions_->in_flight(), sessions_->limit()),
               p, options_.lr_poll_interval);
   }
   took_session = true;
@@ -354,6 +364,8 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
     if (e.code == ErrorCode::kInvalidArgument) {
       return Fail(ctx, p, "collection", "MDE refused the Live Response request: " + e.message);
     }
+    // Our own runliveresponse limiter said "not yet": keep our place in the severity order.
+    if (e.service_code == kLocalRateLimitCode) sessions_->Wait(ctx.job.id, p.priority, ctx.now);
     return jobs::RetryStep(ctx.job, e, "starting Live Response");
   }
   p.action_id = action->id;
@@ -581,10 +593,12 @@ StepResult EvidenceJob::OnAnalysing(const jobs::StepContext& ctx, EvidencePayloa
   if (!sample) return jobs::RetryStep(ctx.job, sample.error(), "reading the VMRay sample");
   auto vtis = vmray_.Vtis(sub->sample_id);
   if (!vtis) return jobs::RetryStep(ctx.job, vtis.error(), "reading the VMRay VTIs");
-  Metrics::Global().Observe("vc_analysis_wait_seconds", {},
-                            std::chrono::duration<double>(ctx.now - submitted).count());
   SampleResult result =
       SampleResult::From(*sample, std::move(*vtis), sub->finish_time.value_or(ctx.now));
+  if (auto c = ReadChildSamples(vmray_, *sample, result); !c)
+    return jobs::RetryStep(ctx.job, c.error(), "reading the VMRay child samples");
+  Metrics::Global().Observe("vc_analysis_wait_seconds", {},
+                            std::chrono::duration<double>(ctx.now - submitted).count());
   result.submission_id = p.submission_id;
   if (result.verdict.empty()) result.verdict = sub->verdict;
   return Finished(ctx, p, result);

@@ -41,6 +41,7 @@ Json EvidencePayload::ToJson() const {
          {"submission_id", submission_id},
          {"sample_id", sample_id}};
   if (!skip_reason.empty()) j["skip_reason"] = skip_reason;
+  if (priority != 0) j["priority"] = priority;
   if (!url.empty()) j["url"] = url;
   if (!blob_name.empty()) {
     j["blob_name"] = blob_name;
@@ -75,6 +76,7 @@ Result<EvidencePayload> EvidencePayload::Parse(const std::string& text) {
   p.file_name = r.OptStr("file_name").value_or("");
   p.file_path = r.OptStr("file_path").value_or("");
   p.skip_reason = r.OptStr("skip_reason").value_or("");
+  p.priority = static_cast<int>(r.OptInt("priority").value_or(0));
   p.url = r.OptStr("url").value_or("");
   p.owner = r.OptBool("owner").value_or(false);
   p.claims = static_cast<int>(r.OptInt("claims").value_or(0));

@@ -29,6 +29,7 @@ struct EvidencePayload {
   std::string file_path;
   std::string url;          // URL evidence: analysed as a URL, no file, no collection
   std::string skip_reason;  // set for alerts without usable file evidence
+  int priority = 0;         // from the alert's severity (SeverityPriority): Live Response order
 
   // Progress.
   bool owner = false;  // this job collects and submits for the sha256

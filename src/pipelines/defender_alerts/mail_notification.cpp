@@ -10,12 +10,10 @@
 #include "core/redact.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
 #include "pipelines/defender_alerts/sample_result.hpp"
+#include "pipelines/defender_alerts/settled_alert.hpp"
 
 namespace vc::defender {
 namespace {
-
-constexpr int kMaxJobsPerAlert = 1000;
-constexpr int kMaxWaitsForOpenJobs = 40;
 
 std::string DomainOf(const std::string& address) {
   const auto at = address.rfind('@');
@@ -59,58 +57,33 @@ store::NewOutboxItem MailNotificationItem(const std::string& alert_id) {
 }
 
 jobs::Delivery MailNotifier::Deliver(const store::OutboxItem& item, TimePoint now) {
-  jobs::Delivery d;
-  auto payload = ParseJson(item.payload, "mail notification");
-  const std::string alert_id =
-      payload && payload->is_object() ? payload->value("alert_id", "") : std::string();
-  if (alert_id.empty()) {
-    d.outcome = jobs::Delivery::Outcome::kFailed;
-    d.reason = "unreadable mail notification request";
-    return d;
-  }
-  auto retry = [&](std::string reason, Millis delay) {
-    d.outcome = jobs::Delivery::Outcome::kRetry;
-    d.reason = std::move(reason);
-    d.delay = delay;
-    return d;
-  };
-  auto jobs = store_.ListJobsUnderKey("mde:" + alert_id, kMaxJobsPerAlert);
-  if (!jobs) return retry("reading the alert's jobs: " + jobs.error().ToString(), Millis(30'000));
-  const bool open = std::any_of(jobs->begin(), jobs->end(), [](const auto& j) { return !j.final; });
-  if (open && item.attempts < kMaxWaitsForOpenJobs) {
-    return retry("waiting for the alert to settle before mailing", Millis(15'000));
-  }
+  auto settled = AwaitSettledAlert(item, store_, "mail notification");
+  if (auto* wait = std::get_if<jobs::Delivery>(&settled)) return *wait;
+  const SettledAlert& alert = std::get<SettledAlert>(settled);
   std::vector<mail::AlertSummary> summaries;
-  for (const auto& job : *jobs) {
+  for (const auto& job : alert.jobs) {
     if (auto p = EvidencePayload::Parse(job.payload))
       summaries.push_back(Summarise(job, *p, store_));
   }
-  if (summaries.empty()) {
-    d.outcome = jobs::Delivery::Outcome::kDone;
-    d.reason = "nothing to mail";
-    return d;
-  }
+  if (summaries.empty()) return FinalDelivery(jobs::Delivery::Outcome::kDone, "nothing to mail");
   const mail::MailMessage message =
       summaries.size() == 1 ? mail::AlertMail(summaries.front(), settings_.from, settings_.to)
                             : mail::DigestMail(summaries, settings_.from, settings_.to);
   const std::string message_id = mail::MessageIdFor(item.idempotency_key, DomainOf(settings_.from));
   auto sent = sender_.Send(message, now, message_id);
   if (sent) {
-    d.outcome = jobs::Delivery::Outcome::kDone;
-    d.reason = fmt::format("mail sent to {} recipient(s)", settings_.to.size());
-    return d;
+    return FinalDelivery(jobs::Delivery::Outcome::kDone,
+                         fmt::format("mail sent to {} recipient(s)", settings_.to.size()));
   }
   const Error& e = sent.error();
   if (e.code == ErrorCode::kInvalidArgument || item.attempts >= 48) {
-    d.outcome = jobs::Delivery::Outcome::kFailed;
-    d.reason = "could not send the alert mail: " + e.ToString();
-    return d;
+    return FinalDelivery(jobs::Delivery::Outcome::kFailed,
+                         "could not send the alert mail: " + e.ToString());
   }
+  // A refused login or a server that speaks no STARTTLS needs a person, not a quick retry.
   const bool blocked = e.code == ErrorCode::kPermissionDenied || e.code == ErrorCode::kProtocol;
-  return retry("sending the alert mail: " + e.ToString(),
-               blocked
-                   ? Millis(30 * 60'000)
-                   : std::min(Millis(30 * 60'000), Millis(10'000LL << std::min(item.attempts, 7))));
+  return RetryDelivery("sending the alert mail: " + e.ToString(),
+                       blocked ? Millis(30 * 60'000) : WriteBackBackoff(item.attempts));
 }
 
 }  // namespace vc::defender

@@ -1,27 +1,75 @@
-// Live Response sessions this connector holds open, counted exactly. MDE allows 25 concurrent
-// sessions per tenant and answers 429 beyond; counting rows before each start overshoots (many
-// workers read the same count) and costs a table scan per attempt. A job takes a slot before it
-// starts a session and gives it back when it leaves `collection_pending`; at start-up the count
-// is rebuilt from the jobs that are in that state.
+// Live Response sessions this connector holds open, counted exactly, and handed out in order of
+// alert severity. MDE allows 25 concurrent sessions per tenant and answers 429 beyond; counting
+// rows before each start overshoots (many workers read the same count) and costs a table scan
+// per attempt. A job takes a slot before it starts a session and gives it back when it leaves
+// `collection_pending`; at start-up the count is rebuilt from the jobs that are in that state.
+//
+// Priority lives here, at the scarce resource, and not in the job lease: sorting the lease
+// query by priority would make every lease walk the waiting high-priority jobs instead of the
+// due-time index. A job refused a slot, or refused by the runliveresponse rate limiter, is
+// remembered as a waiter; while a waiter of higher priority has asked recently, lower ones are
+// refused even when a slot is free, so the next slot and the next runliveresponse call go to the
+// more severe alert. Waiters not heard from within `stale_after` (a job that crashed, failed or
+// went to sleep for long) no longer hold anyone back.
 #pragma once
 
+#include <cctype>
+#include <cstdint>
+#include <iterator>
+#include <map>
 #include <mutex>
+#include <string_view>
+
+#include "core/clock.hpp"
 
 namespace vc::defender {
 
+// Alert severity as a Live Response priority: High 3, Medium 2, Low 1, anything else 0.
+inline int SeverityPriority(std::string_view severity) {
+  auto is = [&](std::string_view name) {
+    if (severity.size() != name.size()) return false;
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(severity[i])) != name[i]) return false;
+    }
+    return true;
+  };
+  if (is("high")) return 3;
+  if (is("medium")) return 2;
+  if (is("low")) return 1;
+  return 0;
+}
+
 class SessionGate {
  public:
-  explicit SessionGate(int limit) : limit_(limit) {}
+  explicit SessionGate(int limit, Millis stale_after = Millis(120'000))
+      : limit_(limit), stale_after_(stale_after) {}
 
   void Reset(int in_flight) {
     std::lock_guard lock(mu_);
     in_flight_ = in_flight;
   }
-  bool TryAcquire() {
+  // Takes a slot for `job_id` when one is free and no fresh waiter outranks it; otherwise
+  // records the job as waiting and returns false.
+  bool TryAcquire(int64_t job_id, int priority, TimePoint now) {
     std::lock_guard lock(mu_);
-    if (in_flight_ >= limit_) return false;
+    DropStale(now);
+    if (in_flight_ >= limit_ || OutrankedLocked(job_id, priority)) {
+      waiters_[job_id] = {priority, now};
+      return false;
+    }
+    waiters_.erase(job_id);
     ++in_flight_;
     return true;
+  }
+  // The job holds no slot but still waits for Live Response (our rate limiter said "not yet").
+  void Wait(int64_t job_id, int priority, TimePoint now) {
+    std::lock_guard lock(mu_);
+    waiters_[job_id] = {priority, now};
+  }
+  // The job no longer waits (it started its session, or ended).
+  void Forget(int64_t job_id) {
+    std::lock_guard lock(mu_);
+    waiters_.erase(job_id);
   }
   void Release() {
     std::lock_guard lock(mu_);
@@ -31,12 +79,38 @@ class SessionGate {
     std::lock_guard lock(mu_);
     return in_flight_;
   }
+  // Fresh waiters whose priority is above `priority`.
+  int WaitingAbove(int priority, TimePoint now) {
+    std::lock_guard lock(mu_);
+    DropStale(now);
+    int n = 0;
+    for (const auto& [id, w] : waiters_) n += w.priority > priority ? 1 : 0;
+    return n;
+  }
   int limit() const { return limit_; }
 
  private:
+  struct Waiter {
+    int priority = 0;
+    TimePoint last_seen;
+  };
+  void DropStale(TimePoint now) {
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      it = now - it->second.last_seen > stale_after_ ? waiters_.erase(it) : std::next(it);
+    }
+  }
+  bool OutrankedLocked(int64_t job_id, int priority) const {
+    for (const auto& [id, w] : waiters_) {
+      if (id != job_id && w.priority > priority) return true;
+    }
+    return false;
+  }
+
   const int limit_;
+  const Millis stale_after_;
   mutable std::mutex mu_;
   int in_flight_ = 0;
+  std::map<int64_t, Waiter> waiters_;
 };
 
 }  // namespace vc::defender

@@ -8,13 +8,10 @@
 #include "clients/blob/names.hpp"
 #include "core/redact.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/settled_alert.hpp"
 
 namespace vc::defender {
 namespace {
-
-constexpr int kMaxJobsPerAlert = 1000;
-// A job still writing its comment is final within seconds; give up only if it never is.
-constexpr int kMaxWaitsForOpenJobs = 40;
 
 // The original's start_time format: "dd/mm/YYYY, HH:MM:SS" (UTC here).
 std::string StartTime(TimePoint t) {
@@ -85,54 +82,31 @@ Json BuildStatusRecord(const std::vector<store::Job>& jobs, store::Store& store)
 }
 
 jobs::Delivery StatusRecordWriter::Deliver(const store::OutboxItem& item, TimePoint) {
-  jobs::Delivery d;
-  auto payload = ParseJson(item.payload, "status record");
-  const std::string alert_id =
-      payload && payload->is_object() ? payload->value("alert_id", "") : std::string();
-  if (alert_id.empty()) {
-    d.outcome = jobs::Delivery::Outcome::kFailed;
-    d.reason = "unreadable status record request";
-    return d;
-  }
-  auto retry = [&](std::string reason, Millis delay) {
-    d.outcome = jobs::Delivery::Outcome::kRetry;
-    d.reason = std::move(reason);
-    d.delay = delay;
-    return d;
-  };
-  auto jobs = store_.ListJobsUnderKey("mde:" + alert_id, kMaxJobsPerAlert);
-  if (!jobs) return retry("reading the alert's jobs: " + jobs.error().ToString(), Millis(30'000));
-  const bool open = std::any_of(jobs->begin(), jobs->end(), [](const auto& j) { return !j.final; });
-  if (open && item.attempts < kMaxWaitsForOpenJobs) {
-    // Another job of the alert (or this one's comment) is still on its way: the record is
-    // written once the alert has settled.
-    return retry("waiting for the alert's other jobs to finish", Millis(15'000));
-  }
+  auto settled = AwaitSettledAlert(item, store_, "status record");
+  if (auto* wait = std::get_if<jobs::Delivery>(&settled)) return *wait;
+  const SettledAlert& alert = std::get<SettledAlert>(settled);
   if (!container_ready_.load()) {
     auto created = blob_.CreateContainerIfMissing(blob::kStatusContainer);
     if (!created) {
-      return retry("creating the status container: " + created.error().ToString(),
-                   std::min(Millis(30 * 60'000), Millis(10'000LL << std::min(item.attempts, 7))));
+      return RetryDelivery("creating the status container: " + created.error().ToString(),
+                           WriteBackBackoff(item.attempts));
     }
     container_ready_ = true;
   }
-  const std::string name = blob::BlobNameSegment(alert_id) + ".json";
+  const std::string name = blob::BlobNameSegment(alert.alert_id) + ".json";
   blob::PutBlobOptions options;
   options.content_type = "application/json";
-  auto put = blob_.PutBlob(blob::kStatusContainer, name, BuildStatusRecord(*jobs, store_).dump(2),
-                           options);
+  auto put = blob_.PutBlob(blob::kStatusContainer, name,
+                           BuildStatusRecord(alert.jobs, store_).dump(2), options);
   if (!put) {
     if (item.attempts >= 60) {
-      d.outcome = jobs::Delivery::Outcome::kFailed;
-      d.reason = "gave up writing the status record: " + put.error().ToString();
-      return d;
+      return FinalDelivery(jobs::Delivery::Outcome::kFailed,
+                           "gave up writing the status record: " + put.error().ToString());
     }
-    return retry("writing the status record: " + put.error().ToString(),
-                 std::min(Millis(30 * 60'000), Millis(10'000LL << std::min(item.attempts, 7))));
+    return RetryDelivery("writing the status record: " + put.error().ToString(),
+                         WriteBackBackoff(item.attempts));
   }
-  d.outcome = jobs::Delivery::Outcome::kDone;
-  d.reason = "status record " + name + " written";
-  return d;
+  return FinalDelivery(jobs::Delivery::Outcome::kDone, "status record " + name + " written");
 }
 
 }  // namespace vc::defender

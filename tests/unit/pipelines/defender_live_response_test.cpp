@@ -1,6 +1,7 @@
 // Collecting the file with Live Response when the device does not cooperate: the file is gone
 // or changed, the device is busy or offline, MDE refuses a second session or throttles.
 #include "pipeline_test_support.hpp"
+#include "pipelines/defender_alerts/session_gate.hpp"
 
 namespace vc::testing {
 namespace {
@@ -347,6 +348,71 @@ TEST_F(DefenderSessions, NeverMoreLiveResponseSessionsThanTheLimit) {
   }
   EXPECT_EQ(LiveResponseCalls(), 6u);
   ExpectNoEmulatorAssertions();
+}
+
+// A more severe alert that waits for Live Response is served before the less severe ones that
+// were waiting before it: one session slot, four Low alerts, then a High one.
+TEST_F(DefenderSessions, MoreSevereAlertsGetTheNextLiveResponseSessionFirst) {
+  Json alerts = Json::array();
+  Json machines = Json::array();
+  for (int i = 0; i < 5; ++i) {
+    const std::string machine = std::string(39, 'p') + std::to_string(i);
+    const std::string content = "MZ priority " + std::to_string(i);
+    Json alert = AlertJson("p" + std::to_string(i), machine, Sha256Hex(content), "f.exe",
+                           "WindowsDefenderAtp", clock_.Now() + Millis(i));
+    alert["severity"] = i == 4 ? "High" : "Low";
+    alerts.push_back(alert);
+    machines.push_back(MachineJson(machine, {{std::string(kDownloads) + "f.exe", content}}));
+  }
+  h().Seed({{"mde", {{"alerts", alerts}, {"machines", machines}}}});
+  auto d =
+      h().OpenDaemon({{"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_MAX_CONCURRENT_SESSIONS", "1"}});
+  (void)d->PollAlerts();
+  ASSERT_TRUE(StepUntil(*d, [&] {
+    auto open = d->store().ListJobs({"", "", false, "", 1});
+    return open && open->empty();
+  }));
+  std::vector<char> order;  // last character of each device id, in runliveresponse order
+  for (const auto& c : mde().Calls()) {
+    if (c.method == "POST" && c.path.find("/runliveresponse") != std::string::npos &&
+        c.status < 300)
+      order.push_back(c.path.at(c.path.find("/runliveresponse") - 1));
+  }
+  ASSERT_EQ(order.size(), 5u);
+  // The first Low alert took the only slot before the High one was waiting; the High one is next.
+  EXPECT_EQ(order[1], '4') << std::string(order.begin(), order.end());
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(
+        JobOf(*d, "mde:p" + std::to_string(i) + ":" + Sha256Hex("MZ priority " + std::to_string(i)))
+            .state,
+        "done");
+  ExpectNoEmulatorAssertions();
+}
+
+TEST(SessionGate, WaitersOfHigherPriorityGoFirstUntilTheyGoQuiet) {
+  defender::SessionGate gate(1, Millis(60'000));
+  const TimePoint t0 = FromUnixMillis(1'700'000'000'000);
+  EXPECT_TRUE(gate.TryAcquire(1, 1, t0));
+  EXPECT_FALSE(gate.TryAcquire(2, 1, t0));  // full
+  EXPECT_FALSE(gate.TryAcquire(3, 3, t0));  // full; waits with priority 3
+  gate.Release();
+  EXPECT_EQ(gate.WaitingAbove(1, t0), 1);
+  EXPECT_FALSE(gate.TryAcquire(2, 1, t0 + Millis(1)));  // a slot is free, but job 3 outranks it
+  EXPECT_TRUE(gate.TryAcquire(3, 3, t0 + Millis(2)));
+  gate.Release();
+  gate.Wait(4, 2, t0);  // refused by the rate limiter
+  EXPECT_FALSE(gate.TryAcquire(2, 1, t0 + Millis(3)));
+  // Job 4 went quiet (crashed, or sleeps long): it no longer holds anyone back.
+  EXPECT_TRUE(gate.TryAcquire(2, 1, t0 + Millis(60'001)));
+  gate.Release();
+  gate.Wait(5, 3, t0 + Millis(60'002));
+  gate.Forget(5);  // started its session elsewhere or ended
+  EXPECT_TRUE(gate.TryAcquire(6, 0, t0 + Millis(60'003)));
+  EXPECT_EQ(defender::SeverityPriority("High"), 3);
+  EXPECT_EQ(defender::SeverityPriority("medium"), 2);
+  EXPECT_EQ(defender::SeverityPriority("Low"), 1);
+  EXPECT_EQ(defender::SeverityPriority("Informational"), 0);
+  EXPECT_EQ(defender::SeverityPriority("UnSpecified"), 0);
 }
 
 }  // namespace
