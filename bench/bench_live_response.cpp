@@ -36,6 +36,7 @@ struct Flags {
   int poll_seconds = 30;
   int polls_to_complete = 2;
   int workers = 4;
+  int files_per_session = 5;  // defender.live_response.max_files_per_session (shipped default)
   int budget_hours = 12;
   std::string log_level = "warn";
 };
@@ -147,6 +148,8 @@ int Run(const Flags& f) {
       {"VMRAY_CONNECTOR_STORE_PATH", (dir / "store.db").string()},
       {"VMRAY_CONNECTOR_STORE_SYNCHRONOUS_FULL", "false"},
       {"VMRAY_CONNECTOR_DAEMON_WORKERS", std::to_string(f.workers)},
+      {"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_MAX_FILES_PER_SESSION",
+       std::to_string(f.files_per_session)},
       {"VMRAY_CONNECTOR_OPS_ENABLED", "false"},
   };
   auto loaded = config::LoadConfig(lo);
@@ -253,6 +256,8 @@ int Run(const Flags& f) {
                f.devices);
     fmt::print("| Figure | Value |\n|---|---|\n");
     fmt::print("| Sessions started (runliveresponse 201) | {} |\n", n);
+    fmt::print("| Files per session (max_files_per_session {}) | {:.2f} |\n", f.files_per_session,
+               n > 0 ? static_cast<double>(f.files) / static_cast<double>(n) : 0.0);
     fmt::print("| Sessions succeeded | {} |\n", succeeded);
     fmt::print("| Jobs done / all | {} / {} |\n", done_jobs, all_jobs);
     fmt::print("| Start span, first to last session | {:.2f} min (floor {:.0f} min) |\n", span,
@@ -315,6 +320,10 @@ int main(int argc, char** argv) {
   app.add_option("--polls-to-complete", f.polls_to_complete,
                  "Online polls of an action until the emulator completes it")
       ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--files-per-session", f.files_per_session,
+                 "defender.live_response.max_files_per_session (1: one file per session)")
+      ->check(CLI::Range(1, 20))
       ->capture_default_str();
   app.add_option("--workers", f.workers, "daemon.workers")
       ->check(CLI::Range(1, 64))

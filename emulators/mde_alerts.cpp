@@ -11,15 +11,8 @@
 namespace vc::emu {
 namespace {
 
-constexpr int64_t kMaxTop = 10000;
-
-std::optional<int64_t> ParseCount(const std::string& text) {
-  int64_t n = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, n);
-  if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
-  return n;
-}
+using odata::kMaxTop;
+using odata::ParseCount;
 
 // Missing keys read as null (const operator[] must not be used on a missing key).
 const Json& Field(const Json& doc, const char* key) {

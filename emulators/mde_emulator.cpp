@@ -72,10 +72,16 @@ MdeEmulator::Options MdeEmulator::Options::FromJson(const Json& j) {
         throw std::invalid_argument("mde.download_link_ttl_seconds must be a positive integer");
       }
       o.download_link_ttl_seconds = value.get<int>();
+    } else if (key == "indicator_cap" || key == "indicator_page_size") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 100000) {
+        throw std::invalid_argument("mde." + key + " must be an integer 1..100000");
+      }
+      (key == "indicator_cap" ? o.indicator_cap : o.indicator_page_size) = value.get<int>();
     } else {
       throw std::invalid_argument("unknown mde option '" + key +
                                   "' (known: audiences, enforce_limits, action_polls_to_complete, "
-                                  "download_link_ttl_seconds)");
+                                  "download_link_ttl_seconds, indicator_cap, "
+                                  "indicator_page_size)");
     }
   }
   return o;
@@ -158,12 +164,22 @@ void MdeEmulator::Dispatch(const httplib::Request& req, httplib::Response& res) 
               {"POST", &MdeEmulator::UploadLibraryFile, "library_upload", "Library.Manage"}};
   } else if (s.size() == 2 && is(0, "libraryfiles")) {
     routes = {{"DELETE", &MdeEmulator::DeleteLibraryFile, "library_delete", "Library.Manage"}};
+  } else if (s.size() == 1 && is(0, "indicators")) {
+    routes = {{"GET", &MdeEmulator::ListIndicators, "list_indicators", "Ti.ReadWrite.All"}};
+  } else if (s.size() == 2 && is(0, "indicators") && is(1, "import")) {
+    routes = {{"POST", &MdeEmulator::ImportIndicators, "indicators_import", "Ti.ReadWrite.All"}};
+  } else if (s.size() == 2 && is(0, "indicators") && is(1, "BatchDelete")) {
+    routes = {{"POST", &MdeEmulator::BatchDeleteIndicators, "indicators_batchdelete",
+               "Ti.ReadWrite.All"}};
+  } else if (s.size() == 2 && is(0, "indicators")) {
+    routes = {{"DELETE", &MdeEmulator::DeleteIndicator, "delete_indicator", "Ti.ReadWrite.All"}};
   }
   if (routes.empty()) {
     return AssertionFailed(req, res,
                            fmt::format("no route {} {} in the MDE API emulator (emulated: alerts, "
                                        "machines, machineactions, runliveresponse, "
-                                       "GetLiveResponseResultDownloadLink(index=n), libraryfiles)",
+                                       "GetLiveResponseResultDownloadLink(index=n), libraryfiles, "
+                                       "indicators, indicators/import, indicators/BatchDelete)",
                                        req.method, req.path));
   }
   const Route* route = nullptr;
@@ -181,9 +197,12 @@ void MdeEmulator::Dispatch(const httplib::Request& req, httplib::Response& res) 
   std::lock_guard lock(state_mutex());
   if (!Authenticate(call)) return;
   if (route->endpoint) {
-    const bool live_response = std::string_view(route->endpoint) == "runliveresponse";
-    if (!CheckQuota(call, route->endpoint,
-                    live_response ? mde::LiveResponseQuotas() : mde::StandardQuotas())) {
+    const std::string_view endpoint = route->endpoint;
+    const auto& quotas = endpoint == "runliveresponse"          ? mde::LiveResponseQuotas()
+                         : endpoint == "indicators_import"      ? mde::IndicatorImportQuotas()
+                         : endpoint == "indicators_batchdelete" ? mde::IndicatorDeleteQuotas()
+                                                                : mde::StandardQuotas();
+    if (!CheckQuota(call, route->endpoint, quotas)) {
       return;
     }
   }
@@ -384,8 +403,10 @@ std::optional<std::string> MdeEmulator::SeedMachine(const Json& m, MachineRecord
 std::optional<std::string> MdeEmulator::Seed(const Json& seed) {
   if (!seed.is_object()) return "the MDE seed must be a JSON object";
   for (const auto& [key, _] : seed.items()) {
-    if (key != "alerts" && key != "machines" && key != "denied_permissions") {
-      return "unknown MDE seed key '" + key + "' (known: alerts, machines, denied_permissions)";
+    if (key != "alerts" && key != "machines" && key != "denied_permissions" &&
+        key != "indicators") {
+      return "unknown MDE seed key '" + key +
+             "' (known: alerts, machines, denied_permissions, indicators)";
     }
   }
   std::lock_guard lock(state_mutex());
@@ -461,6 +482,9 @@ std::optional<std::string> MdeEmulator::Seed(const Json& seed) {
     }
   }
 
+  if (seed.contains("indicators")) {
+    if (auto problem = SeedIndicators(seed["indicators"])) return problem;
+  }
   for (auto& [id, alert] : alerts) {
     auto& record = alerts_[id];
     if (record.seq == 0) record.seq = next_seq_++;
@@ -579,6 +603,7 @@ Json MdeEmulator::StateJson() const {
           {"denied_permissions", denied_permissions_},
           {"limit_violations", limit_violations_},
           {"limit_violation_log", limit_violation_log_},
+          {"indicators", IndicatorsJson()},
           {"script_runs", script_runs_}};
 }
 
@@ -589,6 +614,9 @@ void MdeEmulator::ResetState() {
   actions_.clear();
   links_.clear();
   library_.clear();
+  indicators_.clear();
+  indicator_by_value_.clear();
+  next_indicator_id_ = 2841;
   denied_permissions_.clear();
   quotas_.Clear();
   limit_violations_ = 0;

@@ -35,6 +35,10 @@ class MdeEmulator final : public EmulatorServer {
     // Online GETs of a live response action until it is final; the earlier ones see InProgress.
     int action_polls_to_complete = 1;
     int download_link_ttl_seconds = 1800;
+    // Active custom indicators per tenant (documented: 15,000); imports past it fail per item.
+    int indicator_cap = 15000;
+    // Indicators per page of GET /api/indicators without $top; more come by @odata.nextLink.
+    int indicator_page_size = 1000;
 
     // {"audiences": [...], "enforce_limits": bool, "action_polls_to_complete": n,
     //  "download_link_ttl_seconds": n}; unknown keys or wrong types throw std::invalid_argument.
@@ -205,6 +209,25 @@ class MdeEmulator final : public EmulatorServer {
   void ListLibraryFiles(Call& call);
   void DeleteLibraryFile(Call& call);
 
+  // Custom indicators (mde_indicators.cpp).
+  struct IndicatorRecord {
+    Json doc;
+    int64_t seq = 0;
+  };
+  void ListIndicators(Call& call);
+  void ImportIndicators(Call& call);
+  void BatchDeleteIndicators(Call& call);
+  void DeleteIndicator(Call& call);
+  // One import item: the stored entity's id, or why it failed (the per-item failureReason).
+  struct ImportOutcome {
+    std::string id;
+    std::string failure;  // empty: stored
+  };
+  ImportOutcome ImportIndicator(const Json& item, const std::string& caller);
+  size_t ActiveIndicators() const;
+  std::optional<std::string> SeedIndicators(const Json& seed);
+  Json IndicatorsJson() const;
+
   // Applies one machine seed to `record` (a copy until the whole seed is valid); `busy` gets the
   // seed's "busy" flag when present.
   std::optional<std::string> SeedMachine(const Json& m, MachineRecord& record, bool is_new,
@@ -226,6 +249,9 @@ class MdeEmulator final : public EmulatorServer {
   std::unordered_map<std::string, DownloadLink> links_;
   std::map<std::string, LibraryFile> library_;  // key: lower-case file name
   std::set<std::string> denied_permissions_;
+  std::map<int64_t, IndicatorRecord> indicators_;      // by numeric id
+  std::map<std::string, int64_t> indicator_by_value_;  // "<type>|<lower-case value>" -> id
+  int64_t next_indicator_id_ = 2841;
   mde::CallQuotas quotas_;
   int64_t limit_violations_ = 0;
   Json limit_violation_log_ = Json::array();

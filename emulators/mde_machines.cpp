@@ -12,8 +12,6 @@
 namespace vc::emu {
 namespace {
 
-constexpr int64_t kMaxTop = 10000;
-
 // Missing keys read as null (const operator[] must not be used on a missing key).
 const Json& Field(const Json& doc, const char* key) {
   static const Json kNull;
@@ -89,49 +87,6 @@ std::vector<odata::Value> ActionRow(const Json& a) {
           TextOrNull(Field(a, "requestor")), TimeOrNull(Field(a, "creationDateTimeUtc"))};
 }
 
-std::optional<int64_t> ParseCount(const std::string& text) {
-  int64_t n = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, n);
-  if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
-  return n;
-}
-
-struct Paging {
-  odata::Filter filter;
-  size_t top = kMaxTop;
-  size_t skip = 0;
-};
-
-// $filter/$top/$skip of a collection; an error message for the 400 ODataError otherwise.
-std::variant<Paging, std::string> ReadPaging(const httplib::Params& params,
-                                             const std::vector<odata::FieldSpec>& fields,
-                                             std::string_view entity) {
-  Paging p;
-  if (odata::HasParam(params, "$filter")) {
-    auto parsed = odata::ParseFilter(odata::ParamValue(params, "$filter"), fields, entity);
-    if (auto* problem = std::get_if<std::string>(&parsed)) return *problem;
-    p.filter = std::get<odata::Filter>(std::move(parsed));
-  }
-  if (odata::HasParam(params, "$top")) {
-    auto top = ParseCount(odata::ParamValue(params, "$top"));
-    if (!top || *top < 1 || *top > kMaxTop) {
-      return fmt::format("Invalid $top '{}': use an integer from 1 to {}.",
-                         odata::ParamValue(params, "$top"), kMaxTop);
-    }
-    p.top = static_cast<size_t>(*top);
-  }
-  if (odata::HasParam(params, "$skip")) {
-    auto skip = ParseCount(odata::ParamValue(params, "$skip"));
-    if (!skip || *skip < 0) {
-      return fmt::format("Invalid $skip '{}': it must be a non-negative integer.",
-                         odata::ParamValue(params, "$skip"));
-    }
-    p.skip = static_cast<size_t>(*skip);
-  }
-  return p;
-}
-
 bool IsActive(const Json& action) {
   return action["status"] == "Pending" || action["status"] == "InProgress";
 }
@@ -153,11 +108,11 @@ MdeEmulator::ActionRecord* MdeEmulator::ActiveLiveResponse(const std::string& ma
 
 void MdeEmulator::ListMachines(Call& call) {
   if (!AllowOnlyParams(call, {"$filter", "$top", "$skip"})) return;
-  auto paging = ReadPaging(call.params, MachineFields(), "Machine");
+  auto paging = odata::ReadPaging(call.params, MachineFields(), "Machine");
   if (auto* problem = std::get_if<std::string>(&paging)) {
     return SendError(call.res, 400, "ODataError", *problem);
   }
-  const auto& p = std::get<Paging>(paging);
+  const auto& p = std::get<odata::Paging>(paging);
   if (machines_.empty()) {
     // Documented: a tenant without recent machines answers 404.
     return SendError(call.res, 404, "ResourceNotFound", "No recent machines were found");
@@ -169,7 +124,7 @@ void MdeEmulator::ListMachines(Call& call) {
   std::sort(hits.begin(), hits.end(),
             [](const MachineRecord* a, const MachineRecord* b) { return a->seq < b->seq; });
   Json value = Json::array();
-  for (size_t i = p.skip; i < hits.size() && value.size() < p.top; ++i) {
+  for (size_t i = p.skip; i < hits.size() && value.size() < p.top.value_or(odata::kMaxTop); ++i) {
     value.push_back(hits[i]->doc);
   }
   SendOData(call.res, 200, Json{{"@odata.context", Context("Machines")}, {"value", value}}.dump());
@@ -190,11 +145,11 @@ void MdeEmulator::GetMachine(Call& call) {
 
 void MdeEmulator::ListMachineActions(Call& call) {
   if (!AllowOnlyParams(call, {"$filter", "$top", "$skip"})) return;
-  auto paging = ReadPaging(call.params, ActionFields(), "MachineAction");
+  auto paging = odata::ReadPaging(call.params, ActionFields(), "MachineAction");
   if (auto* problem = std::get_if<std::string>(&paging)) {
     return SendError(call.res, 400, "ODataError", *problem);
   }
-  const auto& p = std::get<Paging>(paging);
+  const auto& p = std::get<odata::Paging>(paging);
   std::vector<ActionRecord*> hits;
   for (auto& [_, a] : actions_) {
     ApplyQueueTimeout(a);
@@ -203,7 +158,7 @@ void MdeEmulator::ListMachineActions(Call& call) {
   std::sort(hits.begin(), hits.end(),
             [](const ActionRecord* a, const ActionRecord* b) { return a->seq < b->seq; });
   Json value = Json::array();
-  for (size_t i = p.skip; i < hits.size() && value.size() < p.top; ++i) {
+  for (size_t i = p.skip; i < hits.size() && value.size() < p.top.value_or(odata::kMaxTop); ++i) {
     value.push_back(hits[i]->doc);
   }
   SendOData(call.res, 200,

@@ -351,4 +351,40 @@ bool Matches(const Filter& filter, const std::vector<Value>& row) {
   return true;
 }
 
+std::optional<int64_t> ParseCount(const std::string& text) {
+  int64_t n = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, n);
+  if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
+  return n;
+}
+
+std::variant<Paging, std::string> ReadPaging(const httplib::Params& params,
+                                             const std::vector<FieldSpec>& fields,
+                                             std::string_view entity) {
+  Paging p;
+  if (HasParam(params, "$filter")) {
+    auto parsed = ParseFilter(ParamValue(params, "$filter"), fields, entity);
+    if (auto* problem = std::get_if<std::string>(&parsed)) return *problem;
+    p.filter = std::get<Filter>(std::move(parsed));
+  }
+  if (HasParam(params, "$top")) {
+    auto top = ParseCount(ParamValue(params, "$top"));
+    if (!top || *top < 1 || *top > kMaxTop) {
+      return fmt::format("Invalid $top '{}': use an integer from 1 to {}.",
+                         ParamValue(params, "$top"), kMaxTop);
+    }
+    p.top = static_cast<size_t>(*top);
+  }
+  if (HasParam(params, "$skip")) {
+    auto skip = ParseCount(ParamValue(params, "$skip"));
+    if (!skip || *skip < 0) {
+      return fmt::format("Invalid $skip '{}': it must be a non-negative integer.",
+                         ParamValue(params, "$skip"));
+    }
+    p.skip = static_cast<size_t>(*skip);
+  }
+  return p;
+}
+
 }  // namespace vc::emu::odata

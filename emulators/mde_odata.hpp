@@ -61,6 +61,25 @@ httplib::Params ParseQuery(const std::string& target);
 bool HasParam(const httplib::Params& params, const std::string& name);
 std::string ParamValue(const httplib::Params& params, const std::string& name);
 
+// The most a collection answers at once ($top), as the real service caps it.
+inline constexpr int64_t kMaxTop = 10000;
+
+// A decimal integer and nothing else around it; the caller checks the range.
+std::optional<int64_t> ParseCount(const std::string& text);
+
+// $filter, $top and $skip of a collection request. `top` is empty when the caller gave none
+// (some collections then page with a next link, others answer up to kMaxTop).
+struct Paging {
+  Filter filter;
+  std::optional<size_t> top;
+  size_t skip = 0;
+};
+
+// The paging of a request, or the message of the 400 ODataError the service would answer.
+std::variant<Paging, std::string> ReadPaging(const httplib::Params& params,
+                                             const std::vector<FieldSpec>& fields,
+                                             std::string_view entity);
+
 // Index of `name` in `fields`, if any.
 std::optional<size_t> FieldIndex(const std::vector<FieldSpec>& fields, std::string_view name);
 

@@ -92,6 +92,7 @@ MdeEmulator::ScriptOutcome MdeEmulator::RunCollectionScript(const ScriptRun& run
     record["outcome"] = outcome;
     record["detail"] = detail;
     record["request_id"] = request_id;
+    if (!sha256.empty()) record["sha256"] = sha256;  // the file handed over
     script_runs_.push_back(record);
     ScriptOutcome o;
     o.exit_code = 0;
@@ -162,6 +163,7 @@ MdeEmulator::ScriptOutcome MdeEmulator::RunCollectionScript(const ScriptRun& run
       if (auto failure = Upload(url, resource); !failure.empty())
         return finish("upload_failed", failure, "", size);
       record["uploaded_bytes"] = size;
+      record["sha256"] = q.sha256;  // state only: the script itself cannot know it
       return finish("collected_encrypted", "uploaded the encrypted quarantine resource file", "",
                     size);
     }

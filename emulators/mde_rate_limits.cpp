@@ -38,4 +38,15 @@ const std::vector<Quota>& LiveResponseQuotas() {
   return quotas;
 }
 
+const std::vector<Quota>& IndicatorImportQuotas() {
+  static const std::vector<Quota> quotas = {{30, std::chrono::minutes(1), "30 calls per minute"}};
+  return quotas;
+}
+
+const std::vector<Quota>& IndicatorDeleteQuotas() {
+  static const std::vector<Quota> quotas = {{30, std::chrono::minutes(1), "30 calls per minute"},
+                                            {1500, std::chrono::hours(1), "1500 calls per hour"}};
+  return quotas;
+}
+
 }  // namespace vc::emu::mde

@@ -44,5 +44,9 @@ const std::vector<Quota>& StandardQuotas();
 // runliveresponse: 10 calls per minute.
 const std::vector<Quota>& LiveResponseQuotas();
 inline constexpr int kMaxConcurrentLiveResponses = 25;
+// indicators/import: 30 calls per minute.
+const std::vector<Quota>& IndicatorImportQuotas();
+// indicators/BatchDelete: 30 calls per minute and 1,500 per hour.
+const std::vector<Quota>& IndicatorDeleteQuotas();
 
 }  // namespace vc::emu::mde

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "clients/mail/address.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -11,6 +13,7 @@
 #include "jobs/dry_run.hpp"
 #include "pipelines/defender_alerts/collection_script.hpp"
 #include "pipelines/defender_alerts/evidence_job.hpp"
+#include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
 #include "version.hpp"
@@ -87,8 +90,11 @@ defender::DefenderOptions DefenderOptionsFrom(const config::Config& c) {
   o.lr_max_attempts = retries;
   o.lr_give_up = Millis(d.live_response.give_up_after_hours * 3'600'000LL);
   o.max_concurrent_sessions = d.live_response.max_concurrent_sessions;
+  o.max_files_per_session = d.live_response.max_files_per_session;
   o.quarantine_encrypted = d.quarantine.mode == "encrypted";
   o.mail_notifications = c.mail.enabled;
+  o.indicators = d.indicators.enabled;
+  o.indicator_verdicts = defender::IndicatorVerdicts(c.vmray.sample_verdict);
   o.upload_window = Millis(d.quarantine.upload_window_minutes * 60'000LL);
   o.wait_for_sample_poll = std::min(Millis(60'000), o.analysis_poll_interval * 2);
   return o;
@@ -186,12 +192,15 @@ Status Daemon::Open() {
   // A waiting alert keeps its place in the severity order for a few of its polls.
   auto sessions = std::make_shared<defender::SessionGate>(
       options.max_concurrent_sessions, std::max(Millis(120'000), 4 * options.lr_poll_interval));
-  auto counts = store_->CountJobs();
-  if (!counts) return counts.error();
-  for (const auto& c : *counts) {
-    if (c.kind == defender::kJobKind && c.state == "collection_pending")
-      sessions->Reset(static_cast<int>(c.count));
-  }
+  // A file riding in another job's session holds no slot of its own.
+  auto pending =
+      store_->ListJobs({std::string(defender::kJobKind), "collection_pending", false, "", 100'000});
+  if (!pending) return pending.error();
+  sessions->Reset(
+      static_cast<int>(std::count_if(pending->begin(), pending->end(), [](const auto& j) {
+        auto p = defender::EvidencePayload::Parse(j.payload);
+        return !p || p->rides_with == 0;
+      })));
   defender::QuarantineHandOff quarantine;
   VC_RETURN_IF_ERROR(OpenStorage(transport, random, quarantine));
   // What reaches analysts goes through this: a dry run logs it instead of writing it.
@@ -201,7 +210,8 @@ Status Daemon::Open() {
     return std::make_shared<jobs::DryRunDelivery>(std::move(real));
   };
   if (config_.daemon.dry_run)
-    spdlog::warn("dry run (daemon.dry_run): comments, status records and mails are only logged");
+    spdlog::warn(
+        "dry run (daemon.dry_run): comments, indicators, status records and mails are only logged");
   if (config_.mail.enabled) {
     for (const auto& address : [&] {
            auto all = config_.mail.to;
@@ -229,11 +239,30 @@ Status Daemon::Open() {
     scheduler_->Register(
         write_back(std::make_shared<defender::StatusRecordWriter>(*blob_, *store_)));
   }
-  scheduler_->Register(std::make_shared<AlertLogContextJob>(std::make_shared<defender::EvidenceJob>(
+  auto evidence = std::make_shared<defender::EvidenceJob>(
       options, *store_, *vmray_, *mde_, sessions, [this] { scheduler_->Notify(); },
-      std::move(quarantine))));
+      std::move(quarantine));
+  evidence->SetWithdraw([this](int64_t id) { return scheduler_->Withdraw(id); });
+  if (http::RateLimiter* run = limiters_->Find("mde.liveresponse.run"))
+    evidence->SetLiveResponseQuota([run] { return run->FreeIn(); });
+  scheduler_->Register(std::make_shared<AlertLogContextJob>(std::move(evidence)));
   scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
       write_back(std::make_shared<defender::AlertCommentWriter>(*mde_))));
+  if (options.indicators) {
+    const auto& ind = config_.defender.indicators;
+    auto allow_list = defender::AllowList::Build(ind.allow_list);
+    if (!allow_list) return allow_list.error();
+    defender::IndicatorWriterOptions io;
+    io.settings = {ind.action_malicious_file,    ind.action_suspicious_file,
+                   ind.action_malicious_network, ind.action_suspicious_network,
+                   ind.generate_alert,           ind.expiration_days,
+                   ind.url_indicators,           ind.allow_list};
+    io.verdicts = options.indicator_verdicts;
+    io.budget = static_cast<size_t>(ind.budget);
+    scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
+        write_back(std::make_shared<defender::IndicatorWriter>(
+            std::move(io), std::move(*allow_list), *store_, *vmray_, *mde_))));
+  }
   poller_ = std::make_unique<defender::AlertPoller>(options, *mde_, *store_, clock_);
   if (ops_) ops_->Serve(store_.get());
   return Ok();

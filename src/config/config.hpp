@@ -51,11 +51,26 @@ struct LiveResponseConfig {
   int poll_interval_seconds = 30;
   int give_up_after_hours = 24;
   int max_concurrent_sessions = 25;
+  int max_files_per_session = 5;
 };
 
 struct QuarantineConfig {
   std::string mode = "encrypted";  // encrypted | restore
   int upload_window_minutes = 30;
+};
+
+// MDE custom indicators from VMRay IOCs (pipelines/defender_alerts/indicator_writer.hpp).
+struct IndicatorsConfig {
+  bool enabled = true;
+  std::string action_malicious_file = "Block";
+  std::string action_suspicious_file = "Audit";
+  std::string action_malicious_network = "Block";  // never BlockAndRemediate (files only)
+  std::string action_suspicious_network = "Audit";
+  bool generate_alert = false;  // forced on for Audit
+  int expiration_days = 30;
+  int budget = 10000;  // of the tenant's 15,000
+  bool url_indicators = false;
+  std::vector<std::string> allow_list;  // domain suffixes, IPs, CIDRs
 };
 
 struct DefenderConfig {
@@ -78,6 +93,7 @@ struct DefenderConfig {
   LiveResponseConfig live_response;
   QuarantineConfig quarantine;
   bool enforce_rate_limits = true;
+  IndicatorsConfig indicators;
 };
 
 struct StorageConfig {

@@ -156,6 +156,14 @@ const std::vector<KeySpec>& BuildSchema() {
        .description = "Live Response sessions the connector holds open at once (MDE allows 25 "
                       "per tenant; lower it to leave sessions for analysts and other tools).",
        .min = 1, .max = 25},
+      {VC_KEY(defender.live_response.max_files_per_session), .type = KeyType::kInt,
+       .default_text = "5",
+       .description = "Files of one device collected in one Live Response session: the job that "
+                      "gets the device takes the other files waiting for it along (one session "
+                      "and one runliveresponse call instead of several). A failed command stops "
+                      "the rest of a session, and those files are asked for again; 1 turns "
+                      "sharing off.",
+       .min = 1, .max = 20},
       {VC_KEY(defender.quarantine.mode), .type = KeyType::kEnum, .default_text = "encrypted",
        .description = "How the Live Response script hands over a quarantined file: encrypted "
                       "uploads Defender's still-encrypted quarantine resource file and the "
@@ -172,6 +180,53 @@ const std::vector<KeySpec>& BuildSchema() {
       {VC_KEY(defender.enforce_rate_limits), .type = KeyType::kBool, .default_text = "true",
        .description = "Paces calls to the documented MDE limits so that no request is "
                       "throttled."},
+      {VC_KEY(defender.indicators.enabled), .type = KeyType::kBool, .default_text = "true",
+       .description = "Imports the IOCs of samples whose verdict is in VmraySampleVerdict "
+                      "(vmray.sample_verdict) as MDE custom indicators (file hashes, IP "
+                      "addresses, domains).",
+       .original_name = "CreateIndicatorsInDefender"},
+      {VC_KEY(defender.indicators.action_malicious_file), .type = KeyType::kEnum,
+       .default_text = "Block",
+       .description = "Indicator action for file hashes of a malicious sample.",
+       .original_name = "DefenderIndicatorActionForMaliciousFile",
+       .values = {"Allowed", "Audit", "Block", "BlockAndRemediate", "Warn"}},
+      {VC_KEY(defender.indicators.action_suspicious_file), .type = KeyType::kEnum,
+       .default_text = "Audit",
+       .description = "Indicator action for file hashes of a suspicious sample.",
+       .original_name = "DefenderIndicatorActionForSuspiciousFile",
+       .values = {"Allowed", "Audit", "Block", "BlockAndRemediate", "Warn"}},
+      {VC_KEY(defender.indicators.action_malicious_network), .type = KeyType::kEnum,
+       .default_text = "Block",
+       .description = "Indicator action for IP addresses, domains and URLs of a malicious "
+                      "sample (BlockAndRemediate is for files only: MDE refuses it here).",
+       .original_name = "DefenderIndicatorActionForMaliciousIPAddressURL",
+       .values = {"Allowed", "Audit", "Block", "Warn"}},
+      {VC_KEY(defender.indicators.action_suspicious_network), .type = KeyType::kEnum,
+       .default_text = "Audit",
+       .description = "Indicator action for IP addresses, domains and URLs of a suspicious "
+                      "sample (BlockAndRemediate is for files only: MDE refuses it here).",
+       .original_name = "DefenderIndicatorActionForSuspiciousIPAddressURL",
+       .values = {"Allowed", "Audit", "Block", "Warn"}},
+      {VC_KEY(defender.indicators.generate_alert), .type = KeyType::kBool, .default_text = "false",
+       .description = "Asks MDE to raise an alert when an indicator matches; always on for "
+                      "Audit, which MDE accepts only with an alert.",
+       .original_name = "DefenderIndicatorAlert"},
+      {VC_KEY(defender.indicators.expiration_days), .type = KeyType::kInt, .default_text = "30",
+       .description = "Days until an indicator expires in MDE.",
+       .original_name = "IndicatorExpirationInDays", .min = 1, .max = 3650},
+      {VC_KEY(defender.indicators.budget), .type = KeyType::kInt, .default_text = "10000",
+       .description = "Most indicators the connector keeps in the tenant (MDE allows 15,000 "
+                      "per tenant, shared with everything else); past it the lowest-severity, "
+                      "oldest of ours are deleted first.",
+       .min = 1, .max = 15000},
+      {VC_KEY(defender.indicators.url_indicators), .type = KeyType::kBool, .default_text = "false",
+       .description = "Also imports full http(s) URLs as Url indicators; the original imported "
+                      "only their hosts (always done)."},
+      {VC_KEY(defender.indicators.allow_list), .type = KeyType::kStringList, .default_text = "",
+       .description = "Values never imported, on top of the built-in list of benign "
+                      "infrastructure and private/reserved ranges: domain suffixes "
+                      "(contoso.com also covers www.contoso.com; * matches within one label), "
+                      "IP addresses and CIDR ranges."},
 
       // [storage]
       {VC_KEY(storage.connection_string), .type = KeyType::kSecret, .default_text = "",
@@ -326,21 +381,16 @@ bool IsListType(KeyType type) {
 }
 
 const std::vector<UnsupportedSetting>& UnsupportedSettings() {
-  static constexpr std::string_view kIndicators = "creating MDE indicators is not implemented yet";
+  static constexpr std::string_view kIndicators =
+      "this single action of version 1.0.0 was replaced by the four per-type actions, e.g. "
+      "DefenderIndicatorActionForMaliciousFile";
   static constexpr std::string_view kIncidents =
       "incident tags and comments are not implemented yet";
   static constexpr std::string_view kStorage =
       "the account comes from storage.connection_string (AzureStorageConnectionString)";
   static constexpr std::string_view kFeed = "the Sentinel TI feed is not implemented yet";
   static const std::vector<UnsupportedSetting> kSettings = {
-      {"CreateIndicatorsInDefender", kIndicators},
       {"DefenderIndicatorAction", kIndicators},
-      {"DefenderIndicatorActionForMaliciousFile", kIndicators},
-      {"DefenderIndicatorActionForSuspiciousFile", kIndicators},
-      {"DefenderIndicatorActionForMaliciousIPAddressURL", kIndicators},
-      {"DefenderIndicatorActionForSuspiciousIPAddressURL", kIndicators},
-      {"DefenderIndicatorAlert", kIndicators},
-      {"IndicatorExpirationInDays", kIndicators},
       {"AddTagsToIncident", kIncidents},
       {"AddCommentsToIncident", kIncidents},
       {"AddAlertIdTags", kIncidents},

@@ -43,6 +43,12 @@ const std::map<std::string, MetricInfo>& Catalogue() {
       {"vc_dry_run_writebacks_total",
        {"Write-backs a dry run logged instead of writing, by kind", {}}},
       {"vc_vmray_submissions_total", {"Samples submitted to VMRay, by kind", {}}},
+      {"vc_indicator_values_skipped_total",
+       {"IOC values not imported as MDE indicators, by reason", {}}},
+      {"vc_indicator_imports_total",
+       {"MDE indicators imported, by outcome (imported, failed)", {}}},
+      {"vc_indicators_evicted_total",
+       {"Connector indicators deleted from MDE to stay within the budget", {}}},
   };
   return kMetrics;
 }

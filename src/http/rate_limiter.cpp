@@ -17,9 +17,12 @@ void RateLimiter::Expire(TimePoint now) {
   }
 }
 
-Millis RateLimiter::TryAcquire() {
+Millis RateLimiter::FreeIn() {
   std::lock_guard lock(mu_);
-  const TimePoint now = clock_.Now();
+  return WaitLocked(clock_.Now());
+}
+
+Millis RateLimiter::WaitLocked(TimePoint now) {
   Expire(now);
   Millis wait{0};
   for (size_t i = 0; i < windows_.size(); ++i) {
@@ -30,6 +33,13 @@ Millis RateLimiter::TryAcquire() {
       wait = std::max(wait, std::chrono::ceil<Millis>(back - now));
     }
   }
+  return wait;
+}
+
+Millis RateLimiter::TryAcquire() {
+  std::lock_guard lock(mu_);
+  const TimePoint now = clock_.Now();
+  Millis wait = WaitLocked(now);
   if (wait.count() > 0) return wait;
   for (auto& q : spent_) q.push_back(now);
   return Millis{0};

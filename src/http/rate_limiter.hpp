@@ -30,12 +30,17 @@ class RateLimiter {
   // Takes a token if one is free now (returns 0) or returns how long until one is free
   // (nothing taken).
   Millis TryAcquire();
+  // How long until a token is free (0: now), taking nothing: a caller that would do other
+  // limited work before this call (list the device's actions before starting Live Response)
+  // asks first, instead of spending that work on a call that would be held back.
+  Millis FreeIn();
   // Fraction of the tightest window in use right now (for the utilisation metric).
   double Utilisation();
   const std::string& name() const { return name_; }
 
  private:
   void Expire(TimePoint now);
+  Millis WaitLocked(TimePoint now);
 
   std::string name_;
   std::vector<RateWindow> windows_;

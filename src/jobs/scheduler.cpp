@@ -146,12 +146,36 @@ int Scheduler::RunUntilIdle(int max_steps) {
   while (ran < max_steps) {
     auto batch = LeaseBatch(16);
     if (batch.empty()) break;
-    for (auto& w : batch) {
+    // Through the queue, as the workers do, so a step can Withdraw a job of the same batch.
+    {
+      std::lock_guard lock(mu_);
+      for (auto& w : batch) queue_.push_back(std::move(w));
+    }
+    for (;;) {
+      Work w;
+      {
+        std::lock_guard lock(mu_);
+        if (queue_.empty()) break;
+        w = std::move(queue_.front());
+        queue_.pop_front();
+      }
       Run(w);
       ++ran;
     }
   }
   return ran;
+}
+
+bool Scheduler::Withdraw(int64_t job_id) {
+  std::lock_guard lock(mu_);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    const auto* job = std::get_if<store::Job>(&*it);
+    if (job && job->id == job_id) {
+      queue_.erase(it);
+      return true;
+    }
+  }
+  return false;
 }
 
 void Scheduler::Run(Work& work) {

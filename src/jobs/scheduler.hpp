@@ -43,6 +43,12 @@ class Scheduler {
   // Returns the number of steps and deliveries run.
   int RunUntilIdle(int max_steps = 1'000'000);
 
+  // Takes a job this scheduler leased out of its queue before a worker starts it, so a step
+  // can do the job's work together with its own (a Live Response session that collects the
+  // files of several jobs). True when the job was waiting in the queue: the caller now holds
+  // its lease and must write its next state with UpdateJob.
+  bool Withdraw(int64_t job_id);
+
   const std::string& owner() const { return options_.owner; }
   int64_t steps_run() const { return steps_.load(); }
 

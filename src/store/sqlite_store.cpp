@@ -270,6 +270,25 @@ Result<std::vector<Job>> SqliteStore::LeaseDueJobs(TimePoint now, const std::str
   });
 }
 
+Result<std::optional<Job>> SqliteStore::LeaseJob(int64_t id, const std::string& state,
+                                                 TimePoint now, const std::string& owner,
+                                                 Millis lease_for) {
+  VC_RETURN_IF_ERROR(CheckLeaseRequest(owner, lease_for));
+  return Write<std::optional<Job>>("LeaseJob", [&]() -> Result<std::optional<Job>> {
+    VC_ASSIGN_OR_RETURN(
+        Statement lease,
+        db_->Prepare("UPDATE jobs SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3 "
+                     "AND state = ?4 AND final = 0 AND (lease_owner = '' OR lease_until <= ?5) "
+                     "RETURNING " VC_JOB_COLUMNS,
+                     "leasing a job"));
+    lease.BindText(1, owner).BindTime(2, now + lease_for).BindInt(3, id).BindText(4, state);
+    lease.BindTime(5, now);
+    VC_ASSIGN_OR_RETURN(bool row, lease.Step());
+    if (!row) return std::optional<Job>();
+    return std::optional<Job>(ReadJob(lease));
+  });
+}
+
 Result<std::optional<Job>> SqliteStore::GetJobLocked(int64_t id) {
   VC_ASSIGN_OR_RETURN(
       Statement select,

@@ -25,6 +25,8 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<SqliteDb> db, Clock& clock);
 
   Result<bool> InsertJob(const NewJob& job) override;
+  Result<std::optional<Job>> LeaseJob(int64_t id, const std::string& state, TimePoint now,
+                                      const std::string& owner, Millis lease_for) override;
   Result<std::vector<Job>> LeaseDueJobs(TimePoint now, const std::string& owner, Millis lease_for,
                                         int limit) override;
   Status UpdateJob(const JobUpdate& update) override;

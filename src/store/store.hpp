@@ -143,6 +143,12 @@ class Store {
   // expired, oldest due first. The lease lasts until now + lease_for.
   virtual Result<std::vector<Job>> LeaseDueJobs(TimePoint now, const std::string& owner,
                                                 Millis lease_for, int limit) = 0;
+  // Leases one job in `state`, whatever its due time, when it is not final and its lease is
+  // free or expired: a Live Response session that collects several files of one device takes
+  // the other jobs waiting for that device along. nullopt when the job is busy, final or has
+  // moved on to another state.
+  virtual Result<std::optional<Job>> LeaseJob(int64_t id, const std::string& state, TimePoint now,
+                                              const std::string& owner, Millis lease_for) = 0;
   // Writes the job's new state and releases the lease. A lease that ran out but was not taken
   // by anyone else still counts as held. Lost lease or final job: kConflict ("lease lost: job N
   // is held by X"); unknown job: kNotFound.

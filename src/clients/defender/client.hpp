@@ -86,11 +86,14 @@ class Client {
   // Read-only check of URL, token and Alert.Read permission.
   Status HealthCheck();
 
- private:
+  // A request to base URL + `path` and its JSON answer with MDE's errors mapped; for the
+  // endpoint groups kept in files of their own (indicators.hpp).
   http::Request Make(http::Method method, const std::string& path,
                      const std::string& operation) const;
   Result<Json> Call(http::Request request, const std::string& what);
+  const std::string& base_url() const { return base_url_; }
 
+ private:
   std::string base_url_;
   std::shared_ptr<http::Pipeline> api_;
   std::shared_ptr<http::Pipeline> download_;

@@ -8,10 +8,12 @@
 
 #include "core/hash.hpp"
 #include "core/metrics.hpp"
+#include "core/random.hpp"
 #include "core/time.hpp"
 #include "http/gzip.hpp"
 #include "jobs/retry.hpp"
 #include "pipelines/defender_alerts/child_samples.hpp"
+#include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
 
@@ -80,6 +82,7 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
     return r;
   }
   EvidencePayload& p = *parsed;
+  const bool rider = p.rides_with != 0;
   bool took_session = false;
   StepResult r = Dispatch(ctx, p, took_session);
   if (r.final && r.state == "failed" && r.outbox.empty() && (!p.sha256.empty() || p.IsUrl())) {
@@ -90,14 +93,20 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
     EvidencePayload fresh = *EvidencePayload::Parse(r.payload.value_or(ctx.job.payload));
     r = Fail(ctx, fresh, collecting ? "collection" : "analysis", r.reason);
   }
-  // A session slot is held exactly while the job is in collection_pending.
-  if ((took_session || ctx.job.state == "collection_pending") && r.state != "collection_pending") {
+  // A session slot is held exactly while the job is in collection_pending, by the job that
+  // started the session (files riding along hold none).
+  if ((took_session || (ctx.job.state == "collection_pending" && !rider)) &&
+      r.state != "collection_pending") {
     sessions_->Release();
   }
   if (r.state != "collecting") sessions_->Forget(ctx.job.id);
   RetireBlob(ctx, r);
   if (quarantine_.blob && quarantine_.status_records && (r.final || r.state == "writing_back")) {
-    r.outbox.push_back(StatusRecordItem(p.alert_id, ctx.job.id, r.state));
+    std::vector<std::string> indicator_samples;
+    for (const auto& item : r.outbox) {
+      if (item.kind == kIndicatorsKind) indicator_samples.push_back(IndicatorItemSample(item));
+    }
+    r.outbox.push_back(StatusRecordItem(p.alert_id, ctx.job.id, r.state, indicator_samples));
   }
   if (options_.mail_notifications && (r.final || r.state == "writing_back")) {
     r.outbox.push_back(MailNotificationItem(p.alert_id));  // one per alert (same key)
@@ -289,6 +298,23 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
             "could not collect the file from {} within {} h (live_response.give_up_after_hours)",
             DeviceName(p), options_.lr_give_up.count() / 3'600'000));
   }
+  // Known as waiting for the device until the job leaves `collecting`, so the job that gets the
+  // device's next session can take this file along.
+  sessions_->WaitForDevice(p.machine_id, ctx.job.id, p.priority, ctx.now);
+  if (lr_free_in_) {
+    if (const Millis wait = lr_free_in_(); wait.count() > 0) {
+      sessions_->Wait(ctx.job.id, p.priority, ctx.now);
+      // Spread over the half minute after the slot frees: the first job due takes it, and the
+      // others cost a look at the limiter, not an API call. (Backing off exponentially left
+      // slots unused; waking all at the exact slot ran the list quota dry.)
+      const Millis spread(static_cast<int64_t>(DefaultRandom().Uniform(0, 30'000)));
+      return Go("collecting",
+                fmt::format("waiting for the runliveresponse rate limit (10 sessions a minute per "
+                            "tenant); next start possible in {} s",
+                            (wait.count() + 999) / 1000),
+                p, wait + spread);
+    }
+  }
   // Tenant-wide Live Response sessions are limited; a slot is taken before the device check,
   // and more severe alerts waiting for one go first.
   if (!sessions_->TryAcquire(ctx.job.id, p.priority, ctx.now)) {
@@ -317,7 +343,7 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
     // Our own request from before a crash: continue with it instead of starting another.
     // A finished one counts only before our first recorded attempt: after that, a finished
     // action with our comment is the attempt we already handled.
-    if (a.type == "LiveResponse" && a.requestor_comment == comment && a.created &&
+    if (a.type == "LiveResponse" && a.requestor_comment.rfind(comment, 0) == 0 && a.created &&
         *a.created >= started - std::chrono::minutes(1) && (a.IsActive() || p.lr_attempts == 0)) {
       p.action_id = a.id;
       p.action_started_at = a.created;
@@ -345,7 +371,24 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
   if (p.IsAv()) {
     if (auto stop = PrepareQuarantine(ctx, p, command)) return *stop;
   }
-  auto action = mde_.RunLiveResponse(p.machine_id, {command}, comment);
+  // Other files waiting for this device go into the same session. MDE runs the commands in
+  // the order PutFile..., RunScript..., GetFile..., so each file's index follows that order.
+  std::vector<Rider> riders = GatherRiders(ctx, p);
+  std::vector<std::pair<mde::LiveResponseCommand, EvidencePayload*>> parts{{command, &p}};
+  for (auto& rider : riders) parts.emplace_back(rider.command, &rider.payload);
+  std::stable_sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) {
+    return (a.first.type == "RunScript" ? 0 : 1) < (b.first.type == "RunScript" ? 0 : 1);
+  });
+  std::vector<mde::LiveResponseCommand> commands;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    commands.push_back(parts[i].first);
+    parts[i].second->command_index = static_cast<int>(i);
+  }
+  const std::string session_comment =
+      riders.empty() ? comment
+                     : fmt::format("{} and {} more file(s) of this device", comment, riders.size());
+  auto action = mde_.RunLiveResponse(p.machine_id, commands, session_comment);
+  SettleRiders(ctx, riders, action ? action->id : std::string());
   if (!action) {
     const Error& e = action.error();
     if (e.service_code == "ActiveRequestAlreadyExists") {
@@ -374,10 +417,12 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
   const std::string what = p.IsAv()
                                ? fmt::format("collection script for threat '{}'", p.threat_name)
                                : "GetFile " + p.FullPath();
-  return Go(
-      "collection_pending",
-      fmt::format("Live Response {} started on {} (action {})", what, DeviceName(p), p.action_id),
-      p, options_.lr_poll_interval);
+  const std::string along =
+      riders.empty() ? "" : fmt::format(", with {} more file(s) of the device", riders.size());
+  return Go("collection_pending",
+            fmt::format("Live Response {} started on {} (action {}{})", what, DeviceName(p),
+                        p.action_id, along),
+            p, options_.lr_poll_interval);
 }
 
 StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, EvidencePayload& p) {
@@ -410,8 +455,11 @@ StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, Eviden
     }
     if (ctx.now - started > options_.lr_give_up) {
       p.outcome = "timed_out";
-      auto cancelled =
-          mde_.CancelMachineAction(p.action_id, "Cancelled by VMRay Connector: gave up waiting");
+      // A file riding in another job's session leaves the session to that job.
+      auto cancelled = p.rides_with != 0
+                           ? Result<mde::MachineAction>(mde::MachineAction{})
+                           : mde_.CancelMachineAction(
+                                 p.action_id, "Cancelled by VMRay Connector: gave up waiting");
       if (!cancelled)
         spdlog::warn("could not cancel machine action {}: {}", p.action_id,
                      cancelled.error().message);
@@ -433,9 +481,27 @@ StepResult EvidenceJob::OnCollectionPending(const jobs::StepContext& ctx, Eviden
   std::string errors;
   const mde::CommandResult* ours = nullptr;
   const char* our_type = p.IsAv() ? "RunScript" : "GetFile";
+  // In a session shared by several files, each job has its own command and its own outcome.
+  const bool shared = action->commands.size() > 1;
   for (const auto& c : action->commands) {
-    if (c.type == our_type) ours = &c;
+    if (shared ? c.index == p.command_index : c.type == our_type) ours = &c;
+  }
+  for (const auto& c : action->commands) {
+    if (shared && &c != ours) continue;
     for (const auto& e : c.errors) errors += (errors.empty() ? "" : "; ") + e;
+  }
+  if (shared && ours && action->status != "Succeeded" && ours->command_status != "Failed") {
+    // Another file's command failed (the later ones then never run) or the session was
+    // cancelled. Results are downloadable only from a session that succeeded, so our command
+    // is asked for again, without counting it as a failed attempt.
+    ++p.not_run;
+    p.action_id.clear();
+    p.rides_with = 0;
+    return Go("collecting",
+              fmt::format("the shared Live Response session on {} ended {} because of another "
+                          "file's command; asking again",
+                          DeviceName(p), action->status),
+              p, options_.lr_poll_interval);
   }
   if (action->status == "Succeeded" && ours) {
     p.command_index = ours->index;
@@ -628,6 +694,11 @@ StepResult EvidenceJob::Report(EvidencePayload& p, const SampleResult& result) {
       {"job_reason", fmt::format("verdict {}; comment written on alert {}", verdict, p.alert_id)}};
   r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.EvidenceKey()),
                       "alert_comment", p.alert_id, payload.dump(), 0, TimePoint{}});
+  // Indicators once per sample: a second alert with the same file finds the key taken.
+  if (options_.indicators && WantsIndicators(result, options_.indicator_verdicts)) {
+    r.outbox.push_back(
+        IndicatorItem(p.alert_id, result, result.sha256.empty() ? p.EvidenceKey() : result.sha256));
+  }
   return r;
 }
 

@@ -38,6 +38,13 @@ class EvidenceJob final : public jobs::JobHandler {
               std::shared_ptr<SessionGate> sessions, std::function<void()> notify,
               QuarantineHandOff quarantine = {});
   std::string kind() const override { return std::string(kJobKind); }
+  // How a step takes a job that is leased and queued but not started out of the scheduler's
+  // queue (jobs::Scheduler::Withdraw), to collect its file in the same Live Response session.
+  void SetWithdraw(std::function<bool(int64_t)> withdraw) { withdraw_ = std::move(withdraw); }
+  // How long until our runliveresponse limiter has a slot (http::RateLimiter::FreeIn), asked
+  // before the device's actions are listed, so a job that could not start anyway spends no
+  // call of the machineactions.list quota (100/min, 1,500/h).
+  void SetLiveResponseQuota(std::function<Millis()> free_in) { lr_free_in_ = std::move(free_in); }
   jobs::StepResult Step(const jobs::StepContext& ctx) override;
 
  private:
@@ -65,6 +72,18 @@ class EvidenceJob final : public jobs::JobHandler {
   // Another session for a failed attempt, or the failure once the attempts are spent.
   StepResult RetryCollection(const jobs::StepContext& ctx, EvidencePayload& p,
                              const std::string& outcome, const std::string& detail, Millis delay);
+  // Shared sessions (shared_session.cpp): the files of other jobs waiting for the same device
+  // go into this job's session. Each rider is leased by this step until it is settled.
+  struct Rider {
+    store::Job job;
+    EvidencePayload payload;
+    mde::LiveResponseCommand command;
+  };
+  std::vector<Rider> GatherRiders(const jobs::StepContext& ctx, const EvidencePayload& leader);
+  // After runliveresponse: each rider follows `action_id` at its command index, or, when no
+  // action was started (`action_id` empty), is handed back as it was.
+  void SettleRiders(const jobs::StepContext& ctx, std::vector<Rider>& riders,
+                    const std::string& action_id);
   // Deletes the upload blob once the job no longer needs it (outbox housekeeping).
   void RetireBlob(const jobs::StepContext& ctx, StepResult& r) const;
 
@@ -91,6 +110,8 @@ class EvidenceJob final : public jobs::JobHandler {
   std::function<void()> notify_;
   QuarantineHandOff quarantine_;
   std::atomic<bool> container_ready_{false};
+  std::function<bool(int64_t)> withdraw_;
+  std::function<Millis()> lr_free_in_;
 };
 
 // Delivers "blob_delete" outbox items: the upload blob of a finished collection. A blob that is

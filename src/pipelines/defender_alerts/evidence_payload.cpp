@@ -42,6 +42,8 @@ Json EvidencePayload::ToJson() const {
          {"sample_id", sample_id}};
   if (!skip_reason.empty()) j["skip_reason"] = skip_reason;
   if (priority != 0) j["priority"] = priority;
+  if (not_run != 0) j["not_run"] = not_run;
+  if (rides_with != 0) j["rides_with"] = rides_with;
   if (!url.empty()) j["url"] = url;
   if (!blob_name.empty()) {
     j["blob_name"] = blob_name;
@@ -77,6 +79,8 @@ Result<EvidencePayload> EvidencePayload::Parse(const std::string& text) {
   p.file_path = r.OptStr("file_path").value_or("");
   p.skip_reason = r.OptStr("skip_reason").value_or("");
   p.priority = static_cast<int>(r.OptInt("priority").value_or(0));
+  p.not_run = static_cast<int>(r.OptInt("not_run").value_or(0));
+  p.rides_with = r.OptInt("rides_with").value_or(0);
   p.url = r.OptStr("url").value_or("");
   p.owner = r.OptBool("owner").value_or(false);
   p.claims = static_cast<int>(r.OptInt("claims").value_or(0));

@@ -38,8 +38,11 @@ struct EvidencePayload {
   int busy_checks = 0;
   int lr_attempts = 0;    // sessions started (or adopted after a crash)
   int expired_links = 0;  // of those, cancelled unrun because their upload link expired
+  int not_run = 0;  // of those, shared sessions that stopped at another file's command first
   // Sessions that count against MachineAvailabilityRetry: one the device never ran does not.
-  int CountedAttempts() const { return lr_attempts - expired_links; }
+  int CountedAttempts() const { return lr_attempts - expired_links - not_run; }
+  // Set while the file rides in a session another job started (and holds the slot of).
+  int64_t rides_with = 0;
   std::string action_id;
   int command_index = 0;  // index of the GetFile or RunScript command in the machine action
   // Quarantine collection (antivirus alerts): the blob the device uploads to, named before the

@@ -37,12 +37,18 @@ struct DefenderOptions {
   int lr_max_attempts = 5;    // MachineAvailabilityRetry: collections started per job
   Millis lr_give_up{24 * 3600'000LL};
   int max_concurrent_sessions = 25;
+  int max_files_per_session = 5;  // files of one device in one Live Response session
 
   // Quarantine collection (antivirus alerts), active when a storage account is configured.
   bool quarantine_encrypted = true;   // upload the encrypted resource file, decrypt here
   Millis upload_window{30 * 60'000};  // SAS lifetime; a session still queued is asked again
 
   Millis wait_for_sample_poll{60'000};
+
+  // MDE indicators from the IOCs (indicator_writer.hpp): queued when the sample or one of its
+  // children has a verdict in `indicator_verdicts` (lower-case VMRay verdicts).
+  bool indicators = false;
+  std::vector<std::string> indicator_verdicts = {"malicious"};
 
   // Write-backs besides the comment.
   bool mail_notifications = false;  // one e-mail per settled alert (mail_notification.hpp)  //

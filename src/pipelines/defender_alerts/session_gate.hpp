@@ -11,14 +11,21 @@
 // refused even when a slot is free, so the next slot and the next runliveresponse call go to the
 // more severe alert. Waiters not heard from within `stale_after` (a job that crashed, failed or
 // went to sleep for long) no longer hold anyone back.
+//
+// It also remembers which jobs wait for which device (busy, no slot, rate limit), so the job
+// that gets a device's next session can collect the others' files in it too.
 #pragma once
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "core/clock.hpp"
 
@@ -70,6 +77,33 @@ class SessionGate {
   void Forget(int64_t job_id) {
     std::lock_guard lock(mu_);
     waiters_.erase(job_id);
+    device_waiters_.erase(job_id);
+  }
+  // The job waits to collect a file from `machine_id`.
+  void WaitForDevice(const std::string& machine_id, int64_t job_id, int priority, TimePoint now) {
+    std::lock_guard lock(mu_);
+    auto [it, fresh] = device_waiters_.try_emplace(job_id, machine_id, priority, now);
+    if (!fresh) {
+      it->second.machine_id = machine_id;
+      it->second.priority = priority;
+    }
+  }
+  // Up to `max` other jobs waiting for `machine_id`, most severe first, then the longest
+  // waiting. No expiry by time: a job waiting for a busy device may sleep for long, and a
+  // job that moved on is dropped by Forget (a stale id only costs a refused LeaseJob).
+  std::vector<int64_t> WaitingForDevice(const std::string& machine_id, int64_t except, size_t max) {
+    std::lock_guard lock(mu_);
+    std::vector<std::tuple<int, TimePoint, int64_t>> found;
+    for (const auto& [id, w] : device_waiters_) {
+      if (id != except && w.machine_id == machine_id) found.emplace_back(-w.priority, w.since, id);
+    }
+    std::sort(found.begin(), found.end());
+    std::vector<int64_t> ids;
+    for (const auto& f : found) {
+      if (ids.size() >= max) break;
+      ids.push_back(std::get<2>(f));
+    }
+    return ids;
   }
   void Release() {
     std::lock_guard lock(mu_);
@@ -94,6 +128,14 @@ class SessionGate {
     int priority = 0;
     TimePoint last_seen;
   };
+  struct DeviceWaiter {
+    DeviceWaiter() = default;
+    DeviceWaiter(std::string machine, int prio, TimePoint now)
+        : machine_id(std::move(machine)), priority(prio), since(now) {}
+    std::string machine_id;
+    int priority = 0;
+    TimePoint since;  // kept when the job asks again, so the longest waiting goes first
+  };
   void DropStale(TimePoint now) {
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       it = now - it->second.last_seen > stale_after_ ? waiters_.erase(it) : std::next(it);
@@ -111,6 +153,7 @@ class SessionGate {
   mutable std::mutex mu_;
   int in_flight_ = 0;
   std::map<int64_t, Waiter> waiters_;
+  std::map<int64_t, DeviceWaiter> device_waiters_;
 };
 
 }  // namespace vc::defender

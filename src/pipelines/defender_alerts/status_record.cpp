@@ -8,6 +8,7 @@
 #include "clients/blob/names.hpp"
 #include "core/redact.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/settled_alert.hpp"
 
 namespace vc::defender {
@@ -30,6 +31,31 @@ std::string Status(const store::Job& job) {
   return "Fail";
 }
 
+// Indicators of a sample go in through their own outbox row; the record waits for its result
+// (a few minutes at most: an import MDE keeps refusing must not hold the record back for good).
+constexpr int kMaxIndicatorWaits = 20;
+constexpr Millis kIndicatorPoll{15'000};
+
+std::optional<jobs::Delivery> AwaitIndicators(const store::OutboxItem& item, store::Store& store) {
+  if (item.attempts >= kMaxIndicatorWaits) return std::nullopt;
+  auto payload = ParseJson(item.payload, "status record");
+  if (!payload || !payload->is_object() || !payload->contains("indicator_samples")) {
+    return std::nullopt;
+  }
+  for (const Json& sha : (*payload)["indicator_samples"]) {
+    if (!sha.is_string()) continue;
+    auto count = store.GetCursor(IndicatorCountCursor(sha.get<std::string>()));
+    if (!count)
+      return RetryDelivery("reading the indicator count: " + count.error().ToString(),
+                           kIndicatorPoll);
+    if (!*count) {
+      return RetryDelivery("waiting for the sample's MDE indicators before the status record",
+                           kIndicatorPoll);
+    }
+  }
+  return std::nullopt;
+}
+
 std::string MachineStatus(const EvidencePayload& p) {
   const std::string device = p.computer_dns_name.empty() ? p.machine_id : p.computer_dns_name;
   if (p.outcome.empty() || device.empty()) return "";
@@ -41,12 +67,15 @@ std::string MachineStatus(const EvidencePayload& p) {
 }  // namespace
 
 store::NewOutboxItem StatusRecordItem(const std::string& alert_id, int64_t job_id,
-                                      const std::string& state) {
+                                      const std::string& state,
+                                      const std::vector<std::string>& indicator_samples) {
   store::NewOutboxItem item;
   item.idempotency_key = fmt::format("status-record:{}:{}:{}", alert_id, job_id, state);
   item.kind = std::string(kStatusRecordKind);
   item.target = alert_id;
-  item.payload = Json{{"alert_id", alert_id}}.dump();
+  Json payload{{"alert_id", alert_id}};
+  if (!indicator_samples.empty()) payload["indicator_samples"] = indicator_samples;
+  item.payload = payload.dump();
   item.completes_job = false;
   return item;
 }
@@ -58,8 +87,12 @@ Json BuildStatusRecord(const std::vector<store::Job>& jobs, store::Store& store)
     if (!parsed) continue;
     const EvidencePayload& p = *parsed;
     std::string verdict;
+    int64_t indicators = 0;
     if (!p.sha256.empty()) {
       if (auto sample = store.GetSample(p.sha256); sample && *sample) verdict = (*sample)->verdict;
+      if (auto count = store.GetCursor(IndicatorCountCursor(p.sha256)); count && *count) {
+        indicators = std::strtoll((*count)->c_str(), nullptr, 10);
+      }
     }
     Json o{{"alert_id", p.alert_id},
            {"invocation_id", fmt::format("job-{}", job.id)},
@@ -68,7 +101,7 @@ Json BuildStatusRecord(const std::vector<store::Job>& jobs, store::Store& store)
            {"sample_id", p.sample_id},
            {"file_name", p.file_name},
            {"verdict", verdict},
-           {"No_of_indicator_submitted", 0},
+           {"No_of_indicator_submitted", indicators},
            {"status", Status(job)},
            {"message", Scrub(job.reason)},
            {"machine_status_message", MachineStatus(p)},
@@ -85,6 +118,7 @@ jobs::Delivery StatusRecordWriter::Deliver(const store::OutboxItem& item, TimePo
   auto settled = AwaitSettledAlert(item, store_, "status record");
   if (auto* wait = std::get_if<jobs::Delivery>(&settled)) return *wait;
   const SettledAlert& alert = std::get<SettledAlert>(settled);
+  if (auto wait = AwaitIndicators(item, store_)) return *wait;
   if (!container_ready_.load()) {
     auto created = blob_.CreateContainerIfMissing(blob::kStatusContainer);
     if (!created) {

@@ -158,7 +158,8 @@ TEST_F(CliWithStore, StatusReadsTheStoreWhileTheDaemonHoldsIt) {
   EXPECT_THAT(r.out, ::testing::ContainsRegex("defender_evidence +done +1\n"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("defender_evidence +skipped +1\n"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("defender_evidence +failed +1\n"));
-  EXPECT_THAT(r.out, HasSubstr("write-backs (newest 1000): done 1"));
+  // The comment and the malicious file's MDE indicators.
+  EXPECT_THAT(r.out, HasSubstr("write-backs (newest 1000): done 2"));
   EXPECT_THAT(r.out, HasSubstr("mde:da_9:bbbb"));
   EXPECT_THAT(r.out, HasSubstr("VMRay refused key "));
 

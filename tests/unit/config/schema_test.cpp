@@ -93,7 +93,14 @@ TEST(ConfigSchema, OriginalNamesAreTheDocumentedOnes) {
                                     "DefenderAlertSeverity",
                                     "DefenderAlertStatus",
                                     "AzureStorageConnectionString",
-                                    "AzureStorageAccountKey"};
+                                    "AzureStorageAccountKey",
+                                    "CreateIndicatorsInDefender",
+                                    "DefenderIndicatorActionForMaliciousFile",
+                                    "DefenderIndicatorActionForSuspiciousFile",
+                                    "DefenderIndicatorActionForMaliciousIPAddressURL",
+                                    "DefenderIndicatorActionForSuspiciousIPAddressURL",
+                                    "DefenderIndicatorAlert",
+                                    "IndicatorExpirationInDays"};
   std::set<std::string> actual;
   for (const auto& spec : Schema()) {
     if (!spec.original_name.empty()) actual.emplace(spec.original_name);
@@ -130,10 +137,10 @@ TEST(ConfigSchema, SecretsAreTheCredentials) {
 }
 
 TEST(ConfigSchema, SectionsListParentsBeforeChildren) {
-  EXPECT_EQ(Sections(),
-            (std::vector<std::string>{"azure", "http", "vmray", "defender",
-                                      "defender.live_response", "defender.quarantine", "storage",
-                                      "store", "daemon", "ops", "mail", "log"}));
+  EXPECT_EQ(Sections(), (std::vector<std::string>{"azure", "http", "vmray", "defender",
+                                                  "defender.live_response", "defender.quarantine",
+                                                  "defender.indicators", "storage", "store",
+                                                  "daemon", "ops", "mail", "log"}));
   EXPECT_EQ(SectionOf("defender.live_response.poll_interval_seconds"), "defender.live_response");
   EXPECT_EQ(LeafOf("defender.live_response.poll_interval_seconds"), "poll_interval_seconds");
 }

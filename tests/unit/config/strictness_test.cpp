@@ -150,19 +150,51 @@ TEST(ConfigStrict, CommonVariablesAreNeverFlagged) {
 }
 
 TEST(ConfigStrict, UnsupportedOriginalSettingsGiveWarningsNotProblems) {
-  auto result = LoadEnv(With(RequiredEnv(), {{"CreateIndicatorsInDefender", "True"},
-                                             {"DefenderIndicatorActionForMaliciousFile", "Block"},
+  auto result = LoadEnv(With(RequiredEnv(), {{"DefenderIndicatorAction", "Audit"},
                                              {"AddTagsToIncident", "True"},
                                              {"AzureWorkspaceID", "guid"},
                                              {"Polling", "*/5 * * * *"},
                                              {"LogLevel", "DEBUG"}}));
   ASSERT_TRUE(result.config) << Dump(result);
-  ASSERT_EQ(result.warnings.size(), 6u) << Dump(result);
+  ASSERT_EQ(result.warnings.size(), 5u) << Dump(result);
   for (const auto& warning : result.warnings) {
     EXPECT_THAT(warning, HasSubstr("recognises but does not support yet; it is ignored"));
   }
-  EXPECT_THAT(Dump(result), HasSubstr("env CreateIndicatorsInDefender:"));
+  EXPECT_THAT(Dump(result), HasSubstr("env DefenderIndicatorAction:"));
+  EXPECT_THAT(Dump(result), HasSubstr("DefenderIndicatorActionForMaliciousFile"));
   EXPECT_EQ(result.config->log.level, "info");  // LogLevel really is ignored
+}
+
+TEST(ConfigStrict, OriginalIndicatorSettingsApply) {
+  auto result =
+      LoadEnv(With(RequiredEnv(), {{"CreateIndicatorsInDefender", "False"},
+                                   {"DefenderIndicatorActionForMaliciousFile", "BlockAndRemediate"},
+                                   {"DefenderIndicatorActionForSuspiciousIPAddressURL", "warn"},
+                                   {"DefenderIndicatorAlert", "True"},
+                                   {"IndicatorExpirationInDays", "90"}}));
+  ASSERT_TRUE(result.config) << Dump(result);
+  EXPECT_TRUE(result.warnings.empty()) << Dump(result);
+  const auto& ind = result.config->defender.indicators;
+  EXPECT_FALSE(ind.enabled);
+  EXPECT_EQ(ind.action_malicious_file, "BlockAndRemediate");
+  EXPECT_EQ(ind.action_suspicious_network, "Warn");
+  EXPECT_EQ(ind.action_malicious_network, "Block");
+  EXPECT_EQ(ind.action_suspicious_file, "Audit");
+  EXPECT_TRUE(ind.generate_alert);
+  EXPECT_EQ(ind.expiration_days, 90);
+  EXPECT_EQ(ind.budget, 10000);
+}
+
+TEST(ConfigStrict, BlockAndRemediateForNetworkIndicatorsAndAnOversizedBudgetAreProblems) {
+  auto result = LoadEnv(
+      With(RequiredEnv(), {{"DefenderIndicatorActionForMaliciousIPAddressURL", "BlockAndRemediate"},
+                           {"VMRAY_CONNECTOR_DEFENDER_INDICATORS_BUDGET", "15001"}}));
+  ASSERT_FALSE(result.config);
+  const std::string dump = Dump(result);
+  EXPECT_THAT(dump, HasSubstr("defender.indicators.action_malicious_network"));
+  EXPECT_THAT(dump, HasSubstr(R"(one of "Allowed", "Audit", "Block", "Warn")"));
+  EXPECT_THAT(dump, HasSubstr(R"(got "BlockAndRemediate")"));
+  EXPECT_THAT(dump, HasSubstr("defender.indicators.budget"));
 }
 
 TEST(ConfigStrict, LegacyResubmitPointsToResubmitAfter) {
@@ -175,11 +207,11 @@ TEST(ConfigStrict, LegacyResubmitPointsToResubmitAfter) {
 
 TEST(ConfigStrict, NearMissOfAnUnsupportedSettingIsAWarning) {
   auto result = LoadEnv(
-      With(RequiredEnv(), {{"AddTagToIncident", "True"}, {"indicatorexpirationindays", "30"}}));
+      With(RequiredEnv(), {{"AddTagToIncident", "True"}, {"defenderindicatoraction", "Audit"}}));
   ASSERT_TRUE(result.config) << Dump(result);
   ASSERT_EQ(result.warnings.size(), 2u) << Dump(result);
   EXPECT_THAT(Dump(result), HasSubstr("it looks like AddTagsToIncident"));
-  EXPECT_THAT(Dump(result), HasSubstr("it looks like IndicatorExpirationInDays"));
+  EXPECT_THAT(Dump(result), HasSubstr("it looks like DefenderIndicatorAction"));
 }
 
 TEST(ConfigStrict, EmptyUnknownVariablesAreIgnored) {

@@ -1,5 +1,7 @@
 // Collecting the file with Live Response when the device does not cooperate: the file is gone
 // or changed, the device is busy or offline, MDE refuses a second session or throttles.
+#include <set>
+
 #include "pipeline_test_support.hpp"
 #include "pipelines/defender_alerts/session_gate.hpp"
 
@@ -298,6 +300,113 @@ TEST_F(DefenderLiveResponse, WrongTypedMachineActionIsRetriedThenFailsNamingTheJ
   ExpectNoEmulatorAssertions();
 }
 
+// Three alerts on one busy device: when it is free, one session collects all three files.
+TEST_F(DefenderLiveResponse, FilesWaitingForOneDeviceShareItsNextSession) {
+  std::vector<std::string> shas;
+  std::vector<std::pair<std::string, std::string>> files;
+  std::vector<Json> alerts;
+  for (int i = 0; i < 3; ++i) {
+    const std::string content = "MZ shared session " + std::to_string(i);
+    shas.push_back(Sha256Hex(content));
+    files.emplace_back("f" + std::to_string(i) + ".exe", content);
+    alerts.push_back(AlertJson("m" + std::to_string(i), kMachineId, shas.back(),
+                               "f" + std::to_string(i) + ".exe", "WindowsDefenderAtp",
+                               clock_.Now()));
+  }
+  Json device = Device(files);
+  device["busy"] = true;
+  SeedMde(alerts, device);
+  auto d = h().OpenDaemon();
+  (void)d->PollAlerts();
+  ASSERT_TRUE(StepUntil(*d, [&] {
+    for (int i = 0; i < 3; ++i) {
+      if (JobOf(*d, "mde:m" + std::to_string(i) + ":" + shas[i]).reason.find("busy") ==
+          std::string::npos)
+        return false;
+    }
+    return true;
+  }));
+  h().Seed({{"mde", {{"machines", Json::array({{{"id", kMachineId}, {"busy", false}}})}}}});
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+  ASSERT_EQ(LiveResponseCalls(), 1u) << "one session for the three files";
+  const auto calls = CallsTo(mde(), "POST", ".*/runliveresponse");
+  ASSERT_EQ(calls.size(), 1u);
+  const Json body = Json::parse(calls.front().body);
+  ASSERT_EQ(body["Commands"].size(), 3u) << body.dump();
+  std::set<std::string> paths;
+  for (const auto& c : body["Commands"]) {
+    EXPECT_EQ(c["type"], "GetFile");
+    paths.insert(c["params"][0]["value"].get<std::string>());
+  }
+  EXPECT_EQ(paths.size(), 3u) << "each file once";
+  EXPECT_NE(body["Comment"].get<std::string>().find("and 2 more file(s) of this device"),
+            std::string::npos);
+  for (int i = 0; i < 3; ++i) {
+    const std::string alert = "m" + std::to_string(i);
+    EXPECT_EQ(JobOf(*d, "mde:" + alert + ":" + shas[i]).state, "done") << alert;
+    const std::string comment = OnlyComment(alert);
+    EXPECT_EQ(comment.find("Evidence SHA256:"), 0u) << alert;
+    EXPECT_NE(comment.find(shas[i]), std::string::npos) << alert;
+    EXPECT_EQ(StoredSubmissions(shas[i]), 1u) << alert;
+  }
+  // One slot was taken for the shared session and it is free again.
+  auto open = d->store().ListJobs({"", "collection_pending", false, "", 10});
+  ASSERT_TRUE(open);
+  EXPECT_TRUE(open->empty());
+  ExpectNoEmulatorAssertions();
+}
+
+// A failed command fails the shared session: the missing file fails with its path, the other
+// files are asked for again in one more session, without spending an attempt.
+TEST_F(DefenderLiveResponse, OtherFilesOfAFailedSharedSessionAreAskedForAgain) {
+  std::vector<std::string> shas;
+  std::vector<std::pair<std::string, std::string>> files;
+  std::vector<Json> alerts;
+  for (int i = 0; i < 3; ++i) {
+    const std::string content = "MZ stopped session " + std::to_string(i);
+    shas.push_back(Sha256Hex(content));
+    if (i != 1) files.emplace_back("g" + std::to_string(i) + ".exe", content);  // g1 is gone
+    alerts.push_back(AlertJson("n" + std::to_string(i), kMachineId, shas.back(),
+                               "g" + std::to_string(i) + ".exe", "WindowsDefenderAtp",
+                               clock_.Now()));
+  }
+  Json device = Device(files);
+  device["busy"] = true;
+  SeedMde(alerts, device);
+  auto d = h().OpenDaemon();
+  (void)d->PollAlerts();
+  ASSERT_TRUE(StepUntil(*d, [&] {
+    return JobOf(*d, "mde:n2:" + shas[2]).reason.find("busy") != std::string::npos &&
+           JobOf(*d, "mde:n0:" + shas[0]).reason.find("busy") != std::string::npos &&
+           JobOf(*d, "mde:n1:" + shas[1]).reason.find("busy") != std::string::npos;
+  }));
+  h().Seed({{"mde", {{"machines", Json::array({{{"id", kMachineId}, {"busy", false}}})}}}});
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+
+  // The first session fails at g1.exe; results of a failed session cannot be downloaded, so
+  // the other two files are asked for again, together.
+  const auto calls = CallsTo(mde(), "POST", ".*/runliveresponse");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(Json::parse(calls[0].body)["Commands"].size(), 3u);
+  const Json second = Json::parse(calls[1].body);
+  ASSERT_EQ(second["Commands"].size(), 2u);
+  for (const auto& c : second["Commands"]) {
+    EXPECT_EQ(c["params"][0]["value"].get<std::string>().find("g1.exe"), std::string::npos);
+  }
+  const store::Job gone = JobOf(*d, "mde:n1:" + shas[1]);
+  EXPECT_EQ(gone.state, "failed");
+  EXPECT_NE(OnlyComment("n1").find("g1.exe"), std::string::npos);
+  for (int i : {0, 2}) {
+    const std::string alert = "n" + std::to_string(i);
+    const store::Job job = JobOf(*d, "mde:" + alert + ":" + shas[i]);
+    EXPECT_EQ(job.state, "done") << alert << ": " << job.reason;
+    EXPECT_EQ(StoredSubmissions(shas[i]), 1u) << alert;
+    auto p = defender::EvidencePayload::Parse(job.payload);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->CountedAttempts(), 1) << alert << ": a session that never ran its command is free";
+  }
+  ExpectNoEmulatorAssertions();
+}
 }  // namespace
 }  // namespace vc::testing
 

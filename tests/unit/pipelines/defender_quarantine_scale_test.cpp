@@ -269,8 +269,10 @@ TEST_F(DefenderQuarantineScale, FiftyAlertsOnTwentyDevicesAtTheTenantLimits) {
   std::map<std::string, int> collected;
   for (const auto& run : state["script_runs"]) {
     const std::string outcome = run["outcome"].get<std::string>();
-    if (outcome == "collected" || outcome == "collected_encrypted")
-      ++collected[file_of_action[run["action_id"].get<std::string>()]];
+    if (outcome == "collected" || outcome == "collected_encrypted") {
+      ASSERT_TRUE(run.contains("sha256")) << run.dump();
+      ++collected[run["sha256"].get<std::string>()];
+    }
   }
   for (const auto& a : alerts) {
     const std::string sha256 = Sha256Hex(a.content);

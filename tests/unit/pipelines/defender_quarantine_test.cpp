@@ -2,6 +2,8 @@
 // script (modelled by the MDE emulator) and the file travels through a real Azurite blob behind
 // a write-only SAS. Each test checks what reached VMRay, what the device was asked, the alert
 // comment, and that no blob is left behind.
+#include <set>
+
 #include "azurite.hpp"
 #include "clients/blob/client.hpp"
 #include "core/base64.hpp"
@@ -146,6 +148,10 @@ TEST_F(DefenderQuarantine, EncryptedModeHandsOverTheResourceFileAndDeletesTheBlo
   EXPECT_EQ(record[0]["collection_outcome"], "collected");
   EXPECT_EQ(record[0]["machine_status_message"],
             "Machine alice-laptop.contoso.com available during the process of evidences");
+  // The record waited for the sample's MDE indicators and counts them.
+  const size_t indicators = mde().StateJson()["indicators"].size();
+  EXPECT_GT(indicators, 0u);
+  EXPECT_EQ(record[0]["No_of_indicator_submitted"].get<size_t>(), indicators);
   EXPECT_EQ(job.payload.find("upload_url"), std::string::npos);
   EXPECT_EQ(job.payload.find("sig="), std::string::npos) << "no SAS in the store";
   ExpectNoEmulatorAssertions();
@@ -447,6 +453,52 @@ TEST_F(DefenderQuarantine, OversizedBlobIsNotReadOrSubmitted) {
   EXPECT_NE(OnlyComment(alert_).find("nothing was submitted"), std::string::npos);
   EXPECT_EQ(SubmitCalls(), 0u);
   EXPECT_TRUE(BlobsLeft().empty());
+}
+
+// Two antivirus alerts on one busy device: one session runs the script twice, once per file,
+// each with its own blob and link; both files arrive, both blobs are deleted.
+TEST_F(DefenderQuarantine, TwoQuarantinedFilesOfOneDeviceShareASession) {
+  const std::string one = std::string("MZ shared quarantine one ") + kEicar;
+  const std::string two = std::string("MZ shared quarantine two ") + kEicar;
+  Json first = AvAlert(one);
+  Json second = AvAlert(two, "Trojan:Win32/Other.A");
+  const std::string second_id = alert_ + "b";
+  second["id"] = second_id;
+  Json device = QuarantineDevice({{kThreat, one}, {"Trojan:Win32/Other.A", two}});
+  device["busy"] = true;
+  SeedMde({first, second}, device);
+  auto d = h().OpenDaemon(Storage());
+  (void)d->PollAlerts();
+  const std::string second_key = "mde:" + second_id + ":" + Sha256Hex(two);
+  ASSERT_TRUE(StepUntil(*d, [&] {
+    return JobOf(*d, Key(one)).reason.find("busy") != std::string::npos &&
+           JobOf(*d, second_key).reason.find("busy") != std::string::npos;
+  }));
+  h().Seed({{"mde", {{"machines", Json::array({{{"id", kMachineId}, {"busy", false}}})}}}});
+  ASSERT_TRUE(Run(*d, Hours(1), /*poll=*/false));
+
+  ASSERT_EQ(LiveResponseCalls(), 1u);
+  const auto calls = CallsTo(mde(), "POST", ".*/runliveresponse");
+  const Json body = Json::parse(calls.front().body);
+  ASSERT_EQ(body["Commands"].size(), 2u);
+  std::set<std::string> args;
+  for (const auto& c : body["Commands"]) {
+    EXPECT_EQ(c["type"], "RunScript");
+    args.insert(c["params"][1]["value"].get<std::string>());
+  }
+  EXPECT_EQ(args.size(), 2u) << "each file has its own request and upload link";
+  const Json runs = ScriptRuns();
+  ASSERT_EQ(runs.size(), 2u);
+  for (const auto& run : runs) EXPECT_EQ(run["outcome"], "collected_encrypted") << run.dump();
+  EXPECT_EQ(JobOf(*d, Key(one)).state, "done");
+  EXPECT_EQ(JobOf(*d, second_key).state, "done");
+  EXPECT_EQ(StoredSubmissions(Sha256Hex(one)), 1u);
+  EXPECT_EQ(StoredSubmissions(Sha256Hex(two)), 1u);
+  EXPECT_TRUE(BlobsLeft().empty());
+  auto left = blob_->ListBlobs(blob::kQuarantineContainer, second_id + "/");
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty()) << ::testing::PrintToString(*left);
+  ExpectNoEmulatorAssertions();
 }
 
 }  // namespace

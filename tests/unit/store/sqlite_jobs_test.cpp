@@ -149,6 +149,31 @@ TEST_F(StoreJobs, ALiveLeaseIsNotReleasedAnExpiredOneIs) {
   EXPECT_EQ(MustGetJob(id).state, "new");
 }
 
+TEST_F(StoreJobs, LeaseJobTakesOneWaitingJobWhateverItsDueTimeButNotABusyOrMovedOne) {
+  const TimePoint t = Now();
+  const int64_t later = AddJob("later", t + Millis{600'000}, "", "collecting");
+  const int64_t other_state = AddJob("pending", t + Millis{600'000}, "", "collection_pending");
+  auto taken = store_->LeaseJob(later, "collecting", t, "leader", kLease);
+  ASSERT_TRUE(taken) << taken.error().ToString();
+  ASSERT_TRUE(taken->has_value()) << "not yet due, but waiting in the asked state";
+  EXPECT_EQ((*taken)->lease_owner, "leader");
+  EXPECT_EQ((*taken)->lease_until, t + kLease);
+  auto again = store_->LeaseJob(later, "collecting", t + Millis{1}, "someone", kLease);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->has_value()) << "a live lease is respected";
+  auto moved = store_->LeaseJob(other_state, "collecting", t, "leader", kLease);
+  ASSERT_TRUE(moved);
+  EXPECT_FALSE(moved->has_value()) << "a job in another state is left alone";
+  auto expired = store_->LeaseJob(later, "collecting", t + kLease, "someone", kLease);
+  ASSERT_TRUE(expired);
+  EXPECT_TRUE(expired->has_value()) << "an expired lease is free";
+  ASSERT_TRUE(store_->UpdateJob(Step(later, "someone", "done", t, true)));
+  auto final_job = store_->LeaseJob(later, "done", t + kLease, "leader", kLease);
+  ASSERT_TRUE(final_job);
+  EXPECT_FALSE(final_job->has_value()) << "final jobs are never leased";
+  EXPECT_FALSE(store_->LeaseJob(later, "collecting", t, "", kLease)) << "an owner is required";
+}
+
 TEST_F(StoreJobs, UpdateJobWritesTheStepAndReleasesTheLease) {
   int64_t id = AddJob("j");
   LeaseOnly(id, "w");
