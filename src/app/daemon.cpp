@@ -244,7 +244,8 @@ Status Daemon::Open() {
       std::move(quarantine));
   evidence->SetWithdraw([this](int64_t id) { return scheduler_->Withdraw(id); });
   if (http::RateLimiter* run = limiters_->Find("mde.liveresponse.run"))
-    evidence->SetLiveResponseQuota([run] { return run->FreeIn(); });
+    evidence->SetLiveResponseLimiter([run] { return run->FreeIn(); },
+                                     [run] { return run->TryAcquire(); });
   scheduler_->Register(std::make_shared<AlertLogContextJob>(std::move(evidence)));
   scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
       write_back(std::make_shared<defender::AlertCommentWriter>(*mde_))));

@@ -27,6 +27,7 @@ Result<Response> RetryPolicy::Send(Request& request, const NextPolicy& next) {
   for (int attempt = 0;; ++attempt) {
     Request copy = request;  // policies below may change headers (auth); start clean each time
     Result<Response> result = next(copy);
+    request.rate_limit_prepaid = false;  // the caller's limiter token paid for the first attempt
 
     std::string reason;
     std::optional<Millis> asked;
@@ -80,7 +81,9 @@ Result<Response> RetryPolicy::Send(Request& request, const NextPolicy& next) {
 Result<Response> RateLimitPolicy::Send(Request& request, const NextPolicy& next) {
   RateLimiter* limiter =
       limiters_ ? limiters_->Find(request.service + "." + request.operation) : nullptr;
-  if (limiter) {
+  if (limiter && request.rate_limit_prepaid) {
+    request.rate_limit_prepaid = false;  // paid once; the retry policy clears its own copy
+  } else if (limiter) {
     for (;;) {
       const Millis wait = limiter->TryAcquire();
       if (wait.count() == 0) break;

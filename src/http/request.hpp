@@ -50,6 +50,10 @@ struct Request {
   // A retried non-idempotent request could act twice (two submissions, two comments). The retry
   // policy only repeats it when the failure proves the server never processed it.
   std::optional<bool> idempotent;  // nullopt: by method (GET/HEAD/PUT/DELETE yes)
+  // The caller already took this request's token from its operation's limiter
+  // (RateLimiter::TryAcquire), so that a scarce slot goes to the job that will use it; the
+  // limiter lets the first attempt through and charges any retry as usual.
+  bool rate_limit_prepaid = false;
   bool IsIdempotent() const;
 };
 

@@ -298,7 +298,7 @@ Result<MachineAction> Client::CancelMachineAction(const std::string& action_id,
 
 Result<MachineAction> Client::RunLiveResponse(const std::string& machine_id,
                                               const std::vector<LiveResponseCommand>& commands,
-                                              const std::string& comment) {
+                                              const std::string& comment, bool slot_taken) {
   Json cmds = Json::array();
   for (const auto& c : commands) {
     Json params = Json::array();
@@ -310,6 +310,7 @@ Result<MachineAction> Client::RunLiveResponse(const std::string& machine_id,
            "liveresponse.run");
   r.headers.Set("Content-Type", "application/json");
   r.body = Json{{"Commands", cmds}, {"Comment", comment}}.dump();
+  r.rate_limit_prepaid = slot_taken;
   auto body = Call(std::move(r), "start Live Response on machine " + machine_id);
   if (!body) return body.error();
   return ParseMachineAction(*body, "machineaction");

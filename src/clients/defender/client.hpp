@@ -77,9 +77,10 @@ class Client {
   Result<MachineAction> GetMachineAction(const std::string& action_id);
   Result<MachineAction> CancelMachineAction(const std::string& action_id,
                                             const std::string& comment);
+  // `slot_taken`: the caller took the liveresponse.run limiter token itself.
   Result<MachineAction> RunLiveResponse(const std::string& machine_id,
                                         const std::vector<LiveResponseCommand>& commands,
-                                        const std::string& comment);
+                                        const std::string& comment, bool slot_taken = false);
   Result<std::string> LiveResponseResultLink(const std::string& action_id, int command_index);
   // Downloads a result link's bytes (a gzip for GetFile) with a size ceiling.
   Result<std::string> Download(const std::string& url);

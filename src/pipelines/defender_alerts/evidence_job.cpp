@@ -98,6 +98,10 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
   if ((took_session || (ctx.job.state == "collection_pending" && !rider)) &&
       r.state != "collection_pending") {
     sessions_->Release();
+    sessions_->EndDeviceSession(ctx.job.id);
+  }
+  if (!rider && r.state == "collection_pending") {
+    sessions_->StartDeviceSession(p.machine_id, ctx.job.id);
   }
   if (r.state != "collecting") sessions_->Forget(ctx.job.id);
   RetireBlob(ctx, r);
@@ -301,19 +305,28 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
   // Known as waiting for the device until the job leaves `collecting`, so the job that gets the
   // device's next session can take this file along.
   sessions_->WaitForDevice(p.machine_id, ctx.job.id, p.priority, ctx.now);
+  if (sessions_->DeviceInSession(p.machine_id)) {
+    // Our own session on the device: its leader may take this file along next time; nothing to
+    // ask MDE until it ends.
+    p.outcome = "device_busy";
+    return Go("collecting",
+              fmt::format("device {} runs another of our Live Response sessions; waiting for it",
+                          DeviceName(p)),
+              p, options_.lr_poll_interval);
+  }
+  // Waiting for our runliveresponse limiter: wake a moment after its next slot frees. The
+  // spread is short: a job that wakes too late only looks at the limiter (a local check).
+  auto wait_for_slot = [&](Millis wait) {
+    sessions_->Wait(ctx.job.id, p.priority, ctx.now);
+    const Millis spread(static_cast<int64_t>(DefaultRandom().Uniform(0, 2'000)));
+    return Go("collecting",
+              fmt::format("waiting for the runliveresponse rate limit (10 sessions a minute per "
+                          "tenant); next start possible in {} s",
+                          (wait.count() + 999) / 1000),
+              p, wait + spread);
+  };
   if (lr_free_in_) {
-    if (const Millis wait = lr_free_in_(); wait.count() > 0) {
-      sessions_->Wait(ctx.job.id, p.priority, ctx.now);
-      // Spread over the half minute after the slot frees: the first job due takes it, and the
-      // others cost a look at the limiter, not an API call. (Backing off exponentially left
-      // slots unused; waking all at the exact slot ran the list quota dry.)
-      const Millis spread(static_cast<int64_t>(DefaultRandom().Uniform(0, 30'000)));
-      return Go("collecting",
-                fmt::format("waiting for the runliveresponse rate limit (10 sessions a minute per "
-                            "tenant); next start possible in {} s",
-                            (wait.count() + 999) / 1000),
-                p, wait + spread);
-    }
+    if (const Millis wait = lr_free_in_(); wait.count() > 0) return wait_for_slot(wait);
   }
   // Tenant-wide Live Response sessions are limited; a slot is taken before the device check,
   // and more severe alerts waiting for one go first.
@@ -327,7 +340,14 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
                                 sessions_->in_flight(), sessions_->limit()),
               p, options_.lr_poll_interval);
   }
-  took_session = true;
+  took_session = true;  // given back by Step unless the job goes on to collection_pending
+  // The runliveresponse token is taken now, before the device check: another job that saw the
+  // same free slot finds it gone here and spends no list call.
+  bool slot_taken = false;
+  if (lr_take_) {
+    if (const Millis wait = lr_take_(); wait.count() > 0) return wait_for_slot(wait);
+    slot_taken = true;
+  }
   auto actions = mde_.ListMachineActions(p.machine_id);
   if (!actions) {
     if (actions.error().code == ErrorCode::kNotFound) {
@@ -387,7 +407,7 @@ StepResult EvidenceJob::OnCollecting(const jobs::StepContext& ctx, EvidencePaylo
   const std::string session_comment =
       riders.empty() ? comment
                      : fmt::format("{} and {} more file(s) of this device", comment, riders.size());
-  auto action = mde_.RunLiveResponse(p.machine_id, commands, session_comment);
+  auto action = mde_.RunLiveResponse(p.machine_id, commands, session_comment, slot_taken);
   SettleRiders(ctx, riders, action ? action->id : std::string());
   if (!action) {
     const Error& e = action.error();

@@ -41,10 +41,15 @@ class EvidenceJob final : public jobs::JobHandler {
   // How a step takes a job that is leased and queued but not started out of the scheduler's
   // queue (jobs::Scheduler::Withdraw), to collect its file in the same Live Response session.
   void SetWithdraw(std::function<bool(int64_t)> withdraw) { withdraw_ = std::move(withdraw); }
-  // How long until our runliveresponse limiter has a slot (http::RateLimiter::FreeIn), asked
-  // before the device's actions are listed, so a job that could not start anyway spends no
-  // call of the machineactions.list quota (100/min, 1,500/h).
-  void SetLiveResponseQuota(std::function<Millis()> free_in) { lr_free_in_ = std::move(free_in); }
+  // Our runliveresponse limiter (the tenant's 10 sessions a minute): `free_in` tells how long
+  // until it has a slot (http::RateLimiter::FreeIn), `take` takes one or tells how long to wait
+  // (RateLimiter::TryAcquire). A job looks before it takes a session slot and takes the token
+  // before it lists the device's actions, so only the job that will start a session spends a
+  // call of the machineactions.list quota (100/min, 1,500/h), however many wake at once.
+  void SetLiveResponseLimiter(std::function<Millis()> free_in, std::function<Millis()> take) {
+    lr_free_in_ = std::move(free_in);
+    lr_take_ = std::move(take);
+  }
   jobs::StepResult Step(const jobs::StepContext& ctx) override;
 
  private:
@@ -112,6 +117,7 @@ class EvidenceJob final : public jobs::JobHandler {
   std::atomic<bool> container_ready_{false};
   std::function<bool(int64_t)> withdraw_;
   std::function<Millis()> lr_free_in_;
+  std::function<Millis()> lr_take_;
 };
 
 // Delivers "blob_delete" outbox items: the upload blob of a finished collection. A blob that is

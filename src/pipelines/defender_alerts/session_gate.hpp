@@ -109,6 +109,24 @@ class SessionGate {
     std::lock_guard lock(mu_);
     if (in_flight_ > 0) --in_flight_;
   }
+  // The device runs a session `job_id` started (known in this process only: after a restart
+  // the device check finds it in MDE). A job for a device in session waits without spending a
+  // runliveresponse slot or a machineactions.list call.
+  void StartDeviceSession(const std::string& machine_id, int64_t job_id) {
+    std::lock_guard lock(mu_);
+    device_sessions_[job_id] = machine_id;
+  }
+  void EndDeviceSession(int64_t job_id) {
+    std::lock_guard lock(mu_);
+    device_sessions_.erase(job_id);
+  }
+  bool DeviceInSession(const std::string& machine_id) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, machine] : device_sessions_) {
+      if (machine == machine_id) return true;
+    }
+    return false;
+  }
   int in_flight() const {
     std::lock_guard lock(mu_);
     return in_flight_;
@@ -154,6 +172,7 @@ class SessionGate {
   int in_flight_ = 0;
   std::map<int64_t, Waiter> waiters_;
   std::map<int64_t, DeviceWaiter> device_waiters_;
+  std::map<int64_t, std::string> device_sessions_;  // leader job -> device, at most the limit
 };
 
 }  // namespace vc::defender

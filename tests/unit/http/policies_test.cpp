@@ -233,6 +233,31 @@ TEST(RateLimitPolicy, WaitsInlineForShortWaitsAndDefersLongOnes) {
   EXPECT_EQ(transport->sent().size(), 4u);
 }
 
+// A caller that took the token itself (RateLimiter::TryAcquire) is not charged twice; a retry of
+// the same request inside the pipeline is.
+TEST(RateLimitPolicy, PrepaidRequestPassesOnceAndItsRetryPays) {
+  ManualClock clock;
+  SeededRandom random{7};
+  auto limiters = std::make_shared<RateLimiterRegistry>(clock);
+  limiters->Define("test.get", {{1, std::chrono::seconds(60)}});
+  RateLimiter* limiter = limiters->Find("test.get");
+  auto transport = std::make_shared<ScriptedTransport>();
+  transport->ThenStatus(503);
+  transport->ThenStatus(200);
+  RetryOptions retry;
+  retry.max_retries = 1;
+  Pipeline p({std::make_shared<RetryPolicy>(retry, clock, random),
+              std::make_shared<RateLimitPolicy>(limiters, clock, Millis(0))},
+             transport);
+  ASSERT_EQ(limiter->TryAcquire(), Millis(0));  // the caller's token: the only one this minute
+  Request r = Get();
+  r.rate_limit_prepaid = true;
+  auto sent = p.Send(r);
+  ASSERT_FALSE(sent);  // the first attempt went out on the caller's token, the retry found none
+  EXPECT_EQ(sent.error().code, ErrorCode::kRateLimited);
+  EXPECT_EQ(transport->sent().size(), 1u);
+}
+
 }  // namespace
 }  // namespace vc::http
 
