@@ -84,6 +84,8 @@ defender::DefenderOptions DefenderOptionsFrom(const config::Config& c) {
   o.analysis_duration_seconds = c.vmray.analysis_timeout_seconds;
   o.submission_comment = c.vmray.submission_comment;
   o.max_file_size = c.vmray.max_file_size_bytes;
+  o.daily_submission_budget = c.vmray.daily_submission_budget;
+  o.max_concurrent_analyses = c.vmray.max_concurrent_analyses;
   o.lr_poll_interval = Millis(d.live_response.poll_interval_seconds * 1000LL);
   const int retries = std::max(1, d.machine_availability_retry);
   o.busy_wait = Millis(d.machine_availability_timeout_minutes * 60'000LL / retries);

@@ -43,6 +43,8 @@ struct VmrayConfig {
   int analysis_timeout_seconds = 120;        // sent as user_config {"timeout":N}
   std::string sample_verdict = "Malicious";  // Malicious | Suspicious | Malicious & Suspicious
   int64_t max_file_size_bytes = 200LL * 1024 * 1024;
+  int64_t daily_submission_budget = 0;  // 0 = unlimited; counted per UTC day
+  int64_t max_concurrent_analyses = 0;  // 0 = unlimited
   std::string submission_comment =
       "Sample from VMRay Analyzer - Microsoft Defender for Endpoint Connector";
 };

@@ -84,6 +84,18 @@ const std::vector<KeySpec>& BuildSchema() {
       {VC_KEY(vmray.max_file_size_bytes), .type = KeyType::kInt, .default_text = "209715200",
        .description = "Largest file the connector submits to VMRay, in bytes.", .min = 1,
        .max = 4LL * 1024 * 1024 * 1024},
+      {VC_KEY(vmray.daily_submission_budget), .type = KeyType::kInt, .default_text = "0",
+       .description = "Most files and URLs submitted to VMRay per day, counted from 00:00 UTC "
+                      "to 00:00 UTC; 0 is unlimited. Reusing an existing analysis costs "
+                      "nothing. An alert past the budget ends `skipped_budget` with a comment "
+                      "and is not retried automatically.",
+       .min = 0, .max = 1'000'000},
+      {VC_KEY(vmray.max_concurrent_analyses), .type = KeyType::kInt, .default_text = "0",
+       .description = "Most of the connector's own VMRay submissions analysed at the same "
+                      "time; further submissions wait (`waiting_for_analysis_slot`) until one "
+                      "finishes. 0 is unlimited, as in the original: VMRay queues submissions "
+                      "itself, so set this only to leave room for other users of the account.",
+       .min = 0, .max = 100'000},
       {VC_KEY(vmray.submission_comment), .type = KeyType::kString,
        .default_text = "Sample from VMRay Analyzer - Microsoft Defender for Endpoint Connector",
        .description = "Comment attached to every VMRay submission."},

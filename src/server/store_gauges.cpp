@@ -1,5 +1,7 @@
 #include "server/store_gauges.hpp"
 
+#include <fmt/chrono.h>
+
 namespace vc::server {
 namespace {
 
@@ -22,6 +24,10 @@ Status StoreGauges::Update(store::Store& store, TimePoint now) {
   VC_ASSIGN_OR_RETURN(auto job_counts, store.CountJobs());
   VC_ASSIGN_OR_RETURN(auto outbox_counts, store.CountOutbox());
   VC_ASSIGN_OR_RETURN(auto oldest, store.OldestDueJob(now));
+  // The budget day is the UTC date (pipelines/defender_alerts/submission_budget.hpp).
+  const std::string day =
+      fmt::format("{:%Y-%m-%d}", fmt::gmtime(std::chrono::system_clock::to_time_t(now)));
+  VC_ASSIGN_OR_RETURN(int64_t budget_used, store.BudgetUsed(day));
 
   std::vector<std::pair<Labels, double>> jobs;
   for (const auto& c : job_counts) {
@@ -38,6 +44,7 @@ Status StoreGauges::Update(store::Store& store, TimePoint now) {
   SetAll(metrics_, "vc_jobs", jobs_seen_, jobs);
   SetAll(metrics_, "vc_outbox_items", outbox_seen_, outbox);
   metrics_.Set("vc_oldest_due_job_age_seconds", {}, oldest_age);
+  metrics_.Set("vc_vmray_budget_used_today", {}, static_cast<double>(budget_used));
   return Ok();
 }
 

@@ -70,8 +70,26 @@ CREATE TABLE cursors (
 );
 )sql";
 
+// One row per job that needed a VMRay submission: its unit of the daily budget (`day` is the
+// UTC date it was taken on) and whether it holds one of the analysis slots. The row belongs to
+// the job, so a job that retries or resumes after a crash reuses its unit instead of taking a
+// second one. Units and slots of jobs that ended without a submission stop counting through
+// the job's state (see SqliteStore::TakeBudgetUnit), so none leaks.
+constexpr std::string_view kSubmissionUnits = R"sql(
+CREATE TABLE submission_units (
+  job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+  day TEXT NOT NULL,
+  taken_at INTEGER NOT NULL,
+  submitted INTEGER NOT NULL DEFAULT 0,
+  slot INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX submission_units_day ON submission_units(day);
+CREATE INDEX submission_units_slot ON submission_units(slot);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "jobs, samples, outbox and cursors", kInitialSchema},
+    Migration{2, "VMRay submission budget and analysis slots", kSubmissionUnits},
 };
 
 Error NotOurs(const std::string& path, std::string_view why) {

@@ -883,6 +883,118 @@ Result<std::vector<Job>> SqliteStore::ListTroubledJobs(int limit) {
 
 // ---- cursors -------------------------------------------------------------------------------
 
+// ---- VMRay submission budget and analysis slots ------------------------------------------
+
+// A unit counts when it was submitted, or while its job still works towards a submission: a
+// job that ended (or is only writing its comment) without submitting holds nothing.
+Result<int64_t> SqliteStore::BudgetUsedLocked(const std::string& day) {
+  VC_ASSIGN_OR_RETURN(
+      Statement count,
+      db_->Prepare("SELECT count(*) FROM submission_units u JOIN jobs j ON j.id = u.job_id "
+                   "WHERE u.day = ?1 AND (u.submitted = 1 OR (j.final = 0 AND j.state <> "
+                   "'writing_back'))",
+                   "counting the day's submission budget"));
+  count.BindText(1, day);
+  VC_ASSIGN_OR_RETURN(bool row, count.Step());
+  return row ? count.Int(0) : int64_t{0};
+}
+
+Result<BudgetGrant> SqliteStore::TakeBudgetUnit(int64_t job_id, const std::string& day,
+                                                int64_t limit, TimePoint now) {
+  if (job_id <= 0) return Invalid(fmt::format("budget unit for invalid job id {}", job_id));
+  if (day.empty()) return Invalid("a budget unit needs a day");
+  return Write<BudgetGrant>("TakeBudgetUnit", [&]() -> Result<BudgetGrant> {
+    BudgetGrant grant;
+    {
+      VC_ASSIGN_OR_RETURN(Statement held,
+                          db_->Prepare("SELECT 1 FROM submission_units WHERE job_id = ?1",
+                                       "reading the job's budget unit"));
+      held.BindInt(1, job_id);
+      VC_ASSIGN_OR_RETURN(bool row, held.Step());
+      if (row) {
+        // The job's own unit, taken before a retry or a crash: reused, never a second one.
+        grant.granted = true;
+        VC_ASSIGN_OR_RETURN(grant.used, BudgetUsedLocked(day));
+        return grant;
+      }
+    }
+    VC_ASSIGN_OR_RETURN(int64_t used, BudgetUsedLocked(day));
+    if (limit > 0 && used >= limit) {
+      grant.used = used;
+      return grant;
+    }
+    VC_ASSIGN_OR_RETURN(Statement insert,
+                        db_->Prepare("INSERT INTO submission_units(job_id, day, taken_at) "
+                                     "VALUES(?1, ?2, ?3)",
+                                     "taking a submission budget unit"));
+    insert.BindInt(1, job_id).BindText(2, day).BindTime(3, now);
+    VC_RETURN_IF_ERROR(insert.Run());
+    grant.granted = true;
+    grant.used = used + 1;
+    return grant;
+  });
+}
+
+Status SqliteStore::ReleaseBudgetUnit(int64_t job_id) {
+  return Write<void>("ReleaseBudgetUnit", [&]() -> Status {
+    VC_ASSIGN_OR_RETURN(Statement del,
+                        db_->Prepare("DELETE FROM submission_units WHERE job_id = ?1",
+                                     "releasing a submission budget unit"));
+    del.BindInt(1, job_id);
+    return del.Run();
+  });
+}
+
+Result<int64_t> SqliteStore::BudgetUsed(const std::string& day) {
+  std::lock_guard lock(mu_);
+  return BudgetUsedLocked(day);
+}
+
+Result<SlotGrant> SqliteStore::TakeAnalysisSlot(int64_t job_id, int64_t cap) {
+  return Write<SlotGrant>("TakeAnalysisSlot", [&]() -> Result<SlotGrant> {
+    SlotGrant grant;
+    {
+      VC_ASSIGN_OR_RETURN(Statement held,
+                          db_->Prepare("SELECT slot FROM submission_units WHERE job_id = ?1",
+                                       "reading the job's analysis slot"));
+      held.BindInt(1, job_id);
+      VC_ASSIGN_OR_RETURN(bool row, held.Step());
+      if (!row) {
+        return MakeError(
+            ErrorCode::kNotFound,
+            fmt::format("job {} holds no submission budget unit; take one first", job_id));
+      }
+      if (held.Int(0) != 0) {
+        grant.granted = true;
+        return grant;
+      }
+    }
+    {
+      VC_ASSIGN_OR_RETURN(
+          Statement count,
+          db_->Prepare("SELECT count(*) FROM submission_units u JOIN jobs j ON j.id = u.job_id "
+                       "WHERE u.slot = 1 AND u.job_id <> ?1 AND j.final = 0 AND j.state IN "
+                       "('new', 'collection_pending', 'downloading', "
+                       "'waiting_for_analysis_slot', 'analysing')",
+                       "counting the analyses in flight"));
+      count.BindInt(1, job_id);
+      VC_ASSIGN_OR_RETURN(bool row, count.Step());
+      grant.running = row ? count.Int(0) : 0;
+    }
+    if (cap > 0 && grant.running >= cap) return grant;
+    // Submitted is written ahead of the call: from here on VMRay may have the file, so the
+    // unit stays spent even when the answer is lost.
+    VC_ASSIGN_OR_RETURN(Statement take,
+                        db_->Prepare("UPDATE submission_units SET slot = 1, submitted = 1 "
+                                     "WHERE job_id = ?1",
+                                     "taking an analysis slot"));
+    take.BindInt(1, job_id);
+    VC_RETURN_IF_ERROR(take.Run());
+    grant.granted = true;
+    return grant;
+  });
+}
+
 Result<std::optional<std::string>> SqliteStore::GetCursor(const std::string& name) {
   std::lock_guard lock(mu_);
   VC_ASSIGN_OR_RETURN(Statement select, db_->Prepare("SELECT value FROM cursors WHERE name = ?1",

@@ -64,6 +64,12 @@ class SqliteStore final : public Store {
   Result<std::vector<OutboxCount>> CountOutbox() override;
   Result<std::vector<Job>> ListTroubledJobs(int limit) override;
 
+  Result<BudgetGrant> TakeBudgetUnit(int64_t job_id, const std::string& day, int64_t limit,
+                                     TimePoint now) override;
+  Status ReleaseBudgetUnit(int64_t job_id) override;
+  Result<int64_t> BudgetUsed(const std::string& day) override;
+  Result<SlotGrant> TakeAnalysisSlot(int64_t job_id, int64_t cap) override;
+
   Result<std::optional<std::string>> GetCursor(const std::string& name) override;
   Status SetCursor(const std::string& name, const std::string& value) override;
 
@@ -104,6 +110,7 @@ class SqliteStore final : public Store {
   Result<std::optional<OutboxItem>> GetOutboxLocked(int64_t id);
   Status UpdateOutboxLocked(const OutboxUpdate& update);
   Result<std::optional<Sample>> GetSampleLocked(const std::string& sha256);
+  Result<int64_t> BudgetUsedLocked(const std::string& day);
 
   std::mutex mu_;
   std::mutex queue_mu_;

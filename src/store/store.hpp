@@ -131,6 +131,18 @@ struct OutboxUpdate {
   TimePoint next_attempt_at;
 };
 
+// ---- VMRay submission budget and analysis slots ---------------------------------------------
+
+struct BudgetGrant {
+  bool granted = false;
+  int64_t used = 0;  // units of the day in use after the call (this job's included if granted)
+};
+
+struct SlotGrant {
+  bool granted = false;
+  int64_t running = 0;  // slots held by other jobs at the time of the call
+};
+
 // ---- the store -----------------------------------------------------------------------------
 
 class Store {
@@ -224,6 +236,29 @@ class Store {
 
   // Job ids stored with samples and outbox items must name existing jobs (0: none); the SQLite
   // store enforces this with foreign keys (kConflict).
+
+  // VMRay submission budget (a unit per job that needs a real submission, counted per UTC day)
+  // and analysis slots (our submissions still being analysed). Both are atomic: two workers
+  // never take the last unit or slot together.
+  //
+  // TakeBudgetUnit gives `job_id` a unit of `day` unless `limit` (> 0) units of that day are in
+  // use; limit 0 is unlimited (the unit is still recorded, so usage shows). A job that already
+  // holds a unit keeps it, whatever day it was taken on: a retry or a restart after a crash
+  // reuses it. A unit counts while it was submitted or while its job is still working towards
+  // a submission (not final, not writing back), so a job that ended without submitting frees
+  // its unit without any clean-up step.
+  virtual Result<BudgetGrant> TakeBudgetUnit(int64_t job_id, const std::string& day, int64_t limit,
+                                             TimePoint now) = 0;
+  // Gives the job's unit and slot back: VMRay created no analysis for it after all.
+  virtual Status ReleaseBudgetUnit(int64_t job_id) = 0;
+  // Units of `day` in use (as counted by TakeBudgetUnit).
+  virtual Result<int64_t> BudgetUsed(const std::string& day) = 0;
+  // Marks the job's unit as submitted and gives it an analysis slot unless `cap` (> 0) slots
+  // are held; cap 0 is unlimited. A slot counts while its job is about to submit or analysing
+  // (states new, collection_pending, downloading, waiting_for_analysis_slot, analysing) and not
+  // final, so it is freed when the analysis finished or the job gave up. A job that holds a
+  // slot keeps it. The job must hold a budget unit (kNotFound otherwise).
+  virtual Result<SlotGrant> TakeAnalysisSlot(int64_t job_id, int64_t cap) = 0;
 
   // Cursors: small named values (last alert time seen, feed checkpoints).
   virtual Result<std::optional<std::string>> GetCursor(const std::string& name) = 0;

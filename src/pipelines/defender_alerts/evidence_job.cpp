@@ -16,6 +16,7 @@
 #include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
+#include "pipelines/defender_alerts/submission_budget.hpp"
 
 namespace vc::defender {
 namespace {
@@ -89,7 +90,8 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
     // A step gave up through the generic retry path (a service down for hours, a permission
     // never granted): release the file for waiting jobs and tell the analyst on the alert.
     const std::string& s = ctx.job.state;
-    const bool collecting = s == "collecting" || s == "collection_pending" || s == "downloading";
+    const bool collecting = s == "collecting" || s == "collection_pending" || s == "downloading" ||
+                            s == "waiting_for_analysis_slot";
     EvidencePayload fresh = *EvidencePayload::Parse(r.payload.value_or(ctx.job.payload));
     r = Fail(ctx, fresh, collecting ? "collection" : "analysis", r.reason);
   }
@@ -129,6 +131,15 @@ StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& 
   if (s == "collection_pending") return OnCollectionPending(ctx, p);
   if (s == "downloading") return OnDownloading(ctx, p);
   if (s == "analysing") return OnAnalysing(ctx, p);
+  if (s == "waiting_for_analysis_slot") {
+    if (p.IsUrl()) return OnUrlNew(ctx, p);
+    StepResult r = OnDownloading(ctx, p);
+    // Holding a slot now, a failed download is retried as one.
+    if (r.state == s && r.reason.rfind("waiting for a VMRay analysis slot", 0) != 0) {
+      r.state = "downloading";
+    }
+    return r;
+  }
   if (s == "no_file_evidence") return End("skipped", p.skip_reason, p);
   if (s == "unreadable_alert") return End("failed", p.skip_reason, p);
   if (s == "writing_back") {
@@ -176,6 +187,9 @@ StepResult EvidenceJob::OnWaiting(const jobs::StepContext& ctx, EvidencePayload&
     return OnNew(ctx, p);
   }
   if (s.state == "failed") {
+    // The owner met the day's budget: take the file over and meet the budget in turn (a new
+    // day may have started, or the budget been raised, meanwhile).
+    if (s.reason.rfind(kBudgetSkip, 0) == 0) return OnNew(ctx, p);
     const bool collection = s.reason.rfind(kCollectionFailure, 0) == 0;
     if (!collection || p.claims >= kMaxClaims) return Fail(ctx, p, "", s.reason);
     // The owner could not get the file (its device offline, say): try from this alert's device.
@@ -282,6 +296,9 @@ StepResult EvidenceJob::OnLookup(const jobs::StepContext& ctx, EvidencePayload& 
   }
   if (p.machine_id.empty())
     return Fail(ctx, p, "collection", "the alert names no device to collect the file from");
+  // The file needs a submission: a unit of today's budget is taken before the device is
+  // touched, so a file past the budget costs no Live Response session either.
+  if (auto stop = TakeBudgetUnit(ctx, p)) return *stop;
   p.collection_started_at = ctx.now;
   // Start the collection in this same step; a failure is retried as `collecting`.
   StepResult r = OnCollecting(ctx, p, took_session);
@@ -586,6 +603,9 @@ StepResult EvidenceJob::OnDownloading(const jobs::StepContext& ctx, EvidencePayl
   if (p.submit_started_at && p.submission_id == 0) {
     if (auto recovered = RecoverSubmission(ctx, p)) return *recovered;
   }
+  // Wait for an analysis slot before fetching the file: a waiting job holds nothing in memory
+  // and the collected file stays where it is (Live Response result, upload blob).
+  if (auto wait = TakeAnalysisSlot(ctx, p)) return *wait;
   if (p.IsAv()) return OnQuarantineDownload(ctx, p);
   auto link = mde_.LiveResponseResultLink(p.action_id, p.command_index);
   if (!link) return jobs::RetryStep(ctx.job, link.error(), "getting the Live Response result link");
@@ -633,6 +653,10 @@ StepResult EvidenceJob::SubmitFile(const jobs::StepContext& ctx, EvidencePayload
   if (result->submissions.empty()) {
     const std::string msg =
         result->errors.empty() ? "no submission in the answer" : result->errors.front().message;
+    // VMRay created no analysis: not a submission the budget pays for.
+    if (auto released = store_.ReleaseBudgetUnit(ctx.job.id); !released)
+      spdlog::warn("job {}: could not give back its budget unit: {}", ctx.job.id,
+                   released.error().message);
     if (Lower(msg).find("no jobs were created") != std::string::npos && !p.accept_cached) {
       // VMRay kept an earlier analysis instead (analysis caching): use that one.
       p.accept_cached = true;
@@ -723,6 +747,8 @@ StepResult EvidenceJob::Report(EvidencePayload& p, const SampleResult& result) {
 }
 
 StepResult EvidenceJob::OnUrlNew(const jobs::StepContext& ctx, EvidencePayload& p) {
+  if (auto stop = TakeBudgetUnit(ctx, p)) return *stop;
+  if (auto wait = TakeAnalysisSlot(ctx, p)) return *wait;
   vmray::SubmitRequest req;
   req.url = p.url;
   req.tags = {p.IsAv() ? "AV_Alert" : "EDR_alert", "URL"};
@@ -778,6 +804,51 @@ StepResult EvidenceJob::Fail(const jobs::StepContext& ctx, EvidencePayload& p,
   r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.EvidenceKey()),
                       "alert_comment", p.alert_id, payload.dump(), 0, TimePoint{}});
   return r;
+}
+
+std::optional<StepResult> EvidenceJob::TakeBudgetUnit(const jobs::StepContext& ctx,
+                                                      EvidencePayload& p) {
+  auto grant = store_.TakeBudgetUnit(ctx.job.id, BudgetDay(ctx.now),
+                                     options_.daily_submission_budget, ctx.now);
+  if (!grant) return jobs::RetryStep(ctx.job, grant.error(), "taking a submission budget unit");
+  Metrics::Global().Set("vc_vmray_budget_used_today", {}, static_cast<double>(grant->used));
+  if (grant->granted) return std::nullopt;
+  Metrics::Global().Inc("vc_vmray_budget_skipped_total", {{"kind", p.IsUrl() ? "url" : "file"}});
+  const std::string reason = BudgetSkipReason(options_.daily_submission_budget, ctx.now);
+  if (p.owner && !p.IsUrl()) {
+    // Waiting jobs of other alerts take the file over and meet the budget themselves.
+    if (auto s = MarkSample(ctx.job.id, p, "failed", ctx.now, std::string(kBudgetSkip) + reason);
+        !s) {
+      return jobs::RetryStep(ctx.job, s.error(), "recording the sample state");
+    }
+    WakeWaiters(p.sha256, ctx.now);
+  }
+  const std::string text = BudgetSkipExplanation(options_.daily_submission_budget, ctx.now);
+  const std::string comment =
+      p.IsUrl() ? "Evidence URL:\n" + p.url + "\nVMRay Connector did not analyse the URL:\n" + text
+                : BuildFailureComment(p.sha256, p.file_name, text);
+  StepResult r = Go("writing_back", "writing the alert comment: " + reason, p);
+  Json payload{{"alert_id", p.alert_id},
+               {"comment", comment},
+               {"job_state", "skipped_budget"},
+               {"job_reason", reason}};
+  r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.EvidenceKey()),
+                      "alert_comment", p.alert_id, payload.dump(), 0, TimePoint{}});
+  return r;
+}
+
+std::optional<StepResult> EvidenceJob::TakeAnalysisSlot(const jobs::StepContext& ctx,
+                                                        EvidencePayload& p) {
+  // A job collected before the budget existed (an upgrade) takes its unit here.
+  if (auto stop = TakeBudgetUnit(ctx, p)) return stop;
+  auto slot = store_.TakeAnalysisSlot(ctx.job.id, options_.max_concurrent_analyses);
+  if (!slot) return jobs::RetryStep(ctx.job, slot.error(), "taking a VMRay analysis slot");
+  if (slot->granted) return std::nullopt;
+  if (ctx.job.state != "waiting_for_analysis_slot")
+    Metrics::Global().Inc("vc_analysis_slot_waits_total", {});
+  return Go("waiting_for_analysis_slot",
+            AnalysisSlotWaitReason(slot->running, options_.max_concurrent_analyses), p,
+            options_.analysis_poll_interval);
 }
 
 Status EvidenceJob::MarkSample(int64_t owner_job_id, const EvidencePayload& p,

@@ -92,6 +92,12 @@ class EvidenceJob final : public jobs::JobHandler {
   // Deletes the upload blob once the job no longer needs it (outbox housekeeping).
   void RetireBlob(const jobs::StepContext& ctx, StepResult& r) const;
 
+  // The daily submission budget (submission_budget.hpp): nullopt when the job holds its unit,
+  // else the step's result (the alert is skipped with a comment, or the store is retried).
+  std::optional<StepResult> TakeBudgetUnit(const jobs::StepContext& ctx, EvidencePayload& p);
+  // The cap on analyses in flight: nullopt when the job holds a slot, else it waits in
+  // waiting_for_analysis_slot.
+  std::optional<StepResult> TakeAnalysisSlot(const jobs::StepContext& ctx, EvidencePayload& p);
   // An earlier submission attempt may have reached VMRay before a crash: find and adopt it.
   std::optional<StepResult> RecoverSubmission(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult Finished(const jobs::StepContext& ctx, EvidencePayload& p, const SampleResult& result);

@@ -30,6 +30,10 @@ struct DefenderOptions {
       "Sample from VMRay Analyzer - Microsoft Defender for Endpoint Connector";
   int64_t max_file_size = 200LL * 1024 * 1024;
   bool add_alert_id_tags = false;
+  // Submission budget per UTC day and cap on our analyses in flight (submission_budget.hpp);
+  // 0: unlimited.
+  int64_t daily_submission_budget = 0;
+  int64_t max_concurrent_analyses = 0;
 
   // Live Response.
   Millis lr_poll_interval{30'000};

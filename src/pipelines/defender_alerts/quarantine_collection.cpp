@@ -38,7 +38,8 @@ StepResult GoTo(std::string state, std::string reason, const EvidencePayload& p,
 }
 
 bool InCollection(const std::string& state) {
-  return state == "collecting" || state == "collection_pending" || state == "downloading";
+  return state == "collecting" || state == "collection_pending" || state == "downloading" ||
+         state == "waiting_for_analysis_slot";  // the upload blob is submitted after the wait
 }
 
 // What the analyst reads for each outcome the script can report, and whether another session

@@ -26,7 +26,7 @@ std::string StartTime(TimePoint t) {
 
 std::string Status(const store::Job& job) {
   if (job.state == "done") return "Pass";
-  if (job.state == "skipped") return "Skipped";
+  if (job.state == "skipped" || job.state == "skipped_budget") return "Skipped";
   if (!job.final) return "Pending";
   return "Fail";
 }
