@@ -141,6 +141,7 @@ int Run(const Flags& f) {
       {"VmrayAPIKey", std::string(emu::VmrayEmulator::kDefaultApiKey)},
       {"VMRAY_CONNECTOR_AZURE_AUTHORITY_HOST", emulators.entra().BaseUrl()},
       {"VMRAY_CONNECTOR_DEFENDER_API_BASE_URL", emulators.mde().BaseUrl()},
+      {"VMRAY_CONNECTOR_DEFENDER_INCIDENTS_GRAPH_BASE_URL", emulators.graph().BaseUrl()},
       {"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_POLL_INTERVAL_SECONDS",
        std::to_string(f.poll_seconds)},
       {"VMRAY_CONNECTOR_DEFENDER_ENFORCE_RATE_LIMITS", "true"},

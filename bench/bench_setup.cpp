@@ -127,6 +127,7 @@ EnvPairs ConnectorEnvironment(const app::EmulatorProcess& emulators, const Commo
       {"VmrayAPIKey", "emu-vmray-key-DO-NOT-LOG"},
       {"VMRAY_CONNECTOR_AZURE_AUTHORITY_HOST", emulators.Url("entra")},
       {"VMRAY_CONNECTOR_DEFENDER_API_BASE_URL", emulators.Url("mde")},
+      {"VMRAY_CONNECTOR_DEFENDER_INCIDENTS_GRAPH_BASE_URL", emulators.Url("graph")},
       {"VMRAY_CONNECTOR_DEFENDER_ENFORCE_RATE_LIMITS", "false"},
       {"VMRAY_CONNECTOR_DEFENDER_POLL_INTERVAL_SECONDS", std::to_string(flags.alert_poll_seconds)},
       {"VMRAY_CONNECTOR_DEFENDER_INITIAL_LOOKBACK_MINUTES", "60"},

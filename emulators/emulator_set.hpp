@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "entra_emulator.hpp"
+#include "graph_emulator.hpp"
 #include "mde_emulator.hpp"
 #include "vmray_emulator.hpp"
 
@@ -14,7 +15,9 @@ struct EmulatorSetOptions {
   EntraEmulator::Options entra;
   VmrayEmulator::Options vmray;
   MdeEmulator::Options mde;
-  // {"entra": {...}, "vmray": {...}, "mde": {...}}; missing sections keep their defaults.
+  GraphEmulator::Options graph;
+  // {"entra": {...}, "vmray": {...}, "mde": {...}, "graph": {...}}; missing sections keep their
+  // defaults.
   static EmulatorSetOptions FromJson(const Json& j);
 };
 
@@ -28,11 +31,13 @@ class EmulatorSet {
   EntraEmulator& entra() { return *entra_; }
   VmrayEmulator& vmray() { return *vmray_; }
   MdeEmulator& mde() { return *mde_; }
+  GraphEmulator& graph() { return *graph_; }
   TokenRegistry& tokens() { return tokens_; }
 
-  // {"entra": "http://127.0.0.1:P", "vmray": "...", "mde": "..."}
+  // {"entra": "http://127.0.0.1:P", "vmray": "...", "mde": "...", "graph": "..."}
   Json Endpoints() const;
-  // Routes a seed document {"entra": ..., "vmray": ..., "mde": ...} to each emulator.
+  // Routes a seed document {"entra": ..., "vmray": ..., "mde": ..., "graph": ...} to each
+  // emulator.
   std::optional<std::string> Seed(const Json& seed);
   // Every assertion failure of every emulator, prefixed with the emulator name.
   std::vector<std::string> AssertionFailures() const;
@@ -42,6 +47,7 @@ class EmulatorSet {
   std::unique_ptr<EntraEmulator> entra_;
   std::unique_ptr<VmrayEmulator> vmray_;
   std::unique_ptr<MdeEmulator> mde_;
+  std::unique_ptr<GraphEmulator> graph_;
 };
 
 }  // namespace vc::emu

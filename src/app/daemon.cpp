@@ -13,6 +13,7 @@
 #include "jobs/dry_run.hpp"
 #include "pipelines/defender_alerts/collection_script.hpp"
 #include "pipelines/defender_alerts/evidence_job.hpp"
+#include "pipelines/defender_alerts/incident_writer.hpp"
 #include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
@@ -96,6 +97,9 @@ defender::DefenderOptions DefenderOptionsFrom(const config::Config& c) {
   o.quarantine_encrypted = d.quarantine.mode == "encrypted";
   o.mail_notifications = c.mail.enabled;
   o.indicators = d.indicators.enabled;
+  o.incident_tags = d.incidents.tags;
+  o.incident_comments = d.incidents.comments;
+  o.add_alert_id_tags = d.add_alert_id_tags;
   o.indicator_verdicts = defender::IndicatorVerdicts(c.vmray.sample_verdict);
   o.upload_window = Millis(d.quarantine.upload_window_minutes * 60'000LL);
   o.wait_for_sample_poll = std::min(Millis(60'000), o.analysis_poll_interval * 2);
@@ -185,6 +189,17 @@ Status Daemon::Open() {
       config_.defender.api_base_url, http::MakeServicePipeline(mde_pipe, transport, clock_, random),
       http::MakeServicePipeline(download_pipe, transport, clock_, random));
 
+  if (config_.defender.incidents.tags || config_.defender.incidents.comments) {
+    // Same app registration, another audience: Graph takes only Graph tokens.
+    http::ServicePipelineOptions graph_pipe = mde_pipe;
+    graph_pipe.limiters = nullptr;  // the MDE limits are not Graph's
+    graph_pipe.credential =
+        std::make_shared<auth::EntraCredential>(tokens_, config_.defender.incidents.graph_resource);
+    graph_ = std::make_unique<graph::IncidentClient>(
+        config_.defender.incidents.graph_base_url,
+        http::MakeServicePipeline(graph_pipe, transport, clock_, random));
+  }
+
   jobs::SchedulerOptions so;
   so.workers = config_.daemon.workers;
   so.lease = Millis(config_.daemon.lease_seconds * 1000LL);
@@ -265,6 +280,12 @@ Status Daemon::Open() {
     scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
         write_back(std::make_shared<defender::IndicatorWriter>(
             std::move(io), std::move(*allow_list), *store_, *vmray_, *mde_))));
+  }
+  if (graph_) {
+    scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
+        write_back(std::make_shared<defender::IncidentTagWriter>(*store_, *graph_))));
+    scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
+        write_back(std::make_shared<defender::IncidentCommentWriter>(*graph_))));
   }
   poller_ = std::make_unique<defender::AlertPoller>(options, *mde_, *store_, clock_);
   if (ops_) ops_->Serve(store_.get());

@@ -16,6 +16,7 @@
 #include "auth/entra_token_cache.hpp"
 #include "clients/blob/client.hpp"
 #include "clients/defender/client.hpp"
+#include "clients/graph/incidents.hpp"
 #include "clients/vmray/client.hpp"
 #include "config/config.hpp"
 #include "http/rate_limiter.hpp"
@@ -74,7 +75,8 @@ class Daemon {
   std::shared_ptr<auth::EntraTokenCache> tokens_;
   std::unique_ptr<vmray::Client> vmray_;
   std::unique_ptr<mde::Client> mde_;
-  std::unique_ptr<blob::BlobClient> blob_;  // null: no storage account configured
+  std::unique_ptr<graph::IncidentClient> graph_;  // null: no incident write-backs
+  std::unique_ptr<blob::BlobClient> blob_;        // null: no storage account configured
   std::unique_ptr<jobs::Scheduler> scheduler_;
   std::unique_ptr<defender::AlertPoller> poller_;
   std::unique_ptr<server::OpsServer> ops_;

@@ -58,7 +58,7 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
     return 1;
   }
   out << "Emulators: Entra " << emulators.Url("entra") << ", VMRay " << emulators.Url("vmray")
-      << ", MDE " << emulators.Url("mde") << "\n";
+      << ", MDE " << emulators.Url("mde") << ", Graph " << emulators.Url("graph") << "\n";
 
   // Azurite stands in for the storage account the quarantine collection hands files through.
   std::string azurite_binary = options.azurite_binary;
@@ -171,6 +171,7 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
       {"VmrayResubmitAfter", "7"},
       {"VMRAY_CONNECTOR_AZURE_AUTHORITY_HOST", emulators.Url("entra")},
       {"VMRAY_CONNECTOR_DEFENDER_API_BASE_URL", emulators.Url("mde")},
+      {"VMRAY_CONNECTOR_DEFENDER_INCIDENTS_GRAPH_BASE_URL", emulators.Url("graph")},
       {"VMRAY_CONNECTOR_DEFENDER_POLL_INTERVAL_SECONDS", "1"},
       {"VMRAY_CONNECTOR_DEFENDER_INITIAL_LOOKBACK_MINUTES", "60"},
       {"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_POLL_INTERVAL_SECONDS", "1"},
@@ -254,6 +255,13 @@ int RunDemo(const DemoOptions& options, std::ostream& out) {
   if (auto first = comments.find(alerts[1].id); first != comments.end() && !first->second.empty()) {
     out << "\nThe comment on " << alerts[1].id << ":\n"
         << first->second[0].value("comment", "") << "\n";
+  }
+  // AddTagsToIncident is on by default: the incidents carry the verdict and threat tags.
+  if (auto graph = GetJson(emulators.Url("graph") + "/_emulator/state")) {
+    for (const auto& incident : (*graph)["incidents"]) {
+      out << "\nIncident " << incident.value("id", "")
+          << " tags: " << incident.value("customTags", Json::array()).dump() << "\n";
+    }
   }
   emulators.Stop();
   azurite.Stop();

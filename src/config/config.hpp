@@ -75,6 +75,15 @@ struct IndicatorsConfig {
   std::vector<std::string> allow_list;  // domain suffixes, IPs, CIDRs
 };
 
+// The alert's parent incident through Microsoft Graph
+// (pipelines/defender_alerts/incident_writer.hpp).
+struct IncidentsConfig {
+  bool tags = true;
+  bool comments = false;
+  std::string graph_base_url = "https://graph.microsoft.com";
+  std::string graph_resource = "https://graph.microsoft.com";  // token audience
+};
+
 struct DefenderConfig {
   bool enabled = true;
   std::string api_base_url = "https://api.security.microsoft.com";
@@ -96,6 +105,8 @@ struct DefenderConfig {
   QuarantineConfig quarantine;
   bool enforce_rate_limits = true;
   IndicatorsConfig indicators;
+  IncidentsConfig incidents;
+  bool add_alert_id_tags = false;  // the alert id as a VMRay submission tag
 };
 
 struct StorageConfig {

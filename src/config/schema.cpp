@@ -147,6 +147,10 @@ const std::vector<KeySpec>& BuildSchema() {
        .description = "Collects the files of antivirus alerts from quarantine with a Live "
                       "Response script.",
        .original_name = "FetchQuarantinedFiles"},
+      {VC_KEY(defender.add_alert_id_tags), .type = KeyType::kBool, .default_text = "false",
+       .description = "Adds the alert id to the tags of the VMRay submission (needs VMRay "
+                      "2026.2 or later, which accepts the characters of alert ids in tags).",
+       .original_name = "AddAlertIdTags"},
       {VC_KEY(defender.machine_availability_timeout_minutes), .type = KeyType::kInt,
        .default_text = "10",
        .description = "How long to wait for a device to accept a Live Response session.",
@@ -239,6 +243,25 @@ const std::vector<KeySpec>& BuildSchema() {
                       "infrastructure and private/reserved ranges: domain suffixes "
                       "(contoso.com also covers www.contoso.com; * matches within one label), "
                       "IP addresses and CIDR ranges."},
+
+      {VC_KEY(defender.incidents.tags), .type = KeyType::kBool, .default_text = "true",
+       .description = "Tags the alert's parent incident (Microsoft Graph) with the most severe "
+                      "VMRay verdict of its files and one tag per threat name; tags set by "
+                      "others are kept. Needs the Graph application permission "
+                      "SecurityIncident.ReadWrite.All.",
+       .original_name = "AddTagsToIncident"},
+      {VC_KEY(defender.incidents.comments), .type = KeyType::kBool, .default_text = "false",
+       .description = "Also posts the alert comment on the parent incident, once per incident "
+                      "(the first analysed alert's), through Microsoft Graph.",
+       .original_name = "AddCommentsToIncident"},
+      {VC_KEY(defender.incidents.graph_base_url), .type = KeyType::kUrl,
+       .default_text = "https://graph.microsoft.com",
+       .description = "Microsoft Graph base URL for the incident calls; change it for "
+                      "government clouds (e.g. https://graph.microsoft.us)."},
+      {VC_KEY(defender.incidents.graph_resource), .type = KeyType::kUrl,
+       .default_text = "https://graph.microsoft.com",
+       .description = "Token audience of Microsoft Graph (v1 resource; v2 scope without "
+                      "/.default)."},
 
       // [storage]
       {VC_KEY(storage.connection_string), .type = KeyType::kSecret, .default_text = "",
@@ -396,16 +419,11 @@ const std::vector<UnsupportedSetting>& UnsupportedSettings() {
   static constexpr std::string_view kIndicators =
       "this single action of version 1.0.0 was replaced by the four per-type actions, e.g. "
       "DefenderIndicatorActionForMaliciousFile";
-  static constexpr std::string_view kIncidents =
-      "incident tags and comments are not implemented yet";
   static constexpr std::string_view kStorage =
       "the account comes from storage.connection_string (AzureStorageConnectionString)";
   static constexpr std::string_view kFeed = "the Sentinel TI feed is not implemented yet";
   static const std::vector<UnsupportedSetting> kSettings = {
       {"DefenderIndicatorAction", kIndicators},
-      {"AddTagsToIncident", kIncidents},
-      {"AddCommentsToIncident", kIncidents},
-      {"AddAlertIdTags", kIncidents},
       {"StorageAccount", kStorage},
       {"AzureWorkspaceID", kFeed},
       {"VmrayInitialFetchDate", kFeed},

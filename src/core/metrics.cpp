@@ -56,6 +56,8 @@ const std::map<std::string, MetricInfo>& Catalogue() {
        {"MDE indicators imported, by outcome (imported, failed)", {}}},
       {"vc_indicators_evicted_total",
        {"Connector indicators deleted from MDE to stay within the budget", {}}},
+      {"vc_incident_writebacks_total",
+       {"Incident tag and comment deliveries through Microsoft Graph, by kind and outcome", {}}},
   };
   return kMetrics;
 }

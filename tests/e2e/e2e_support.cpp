@@ -62,6 +62,7 @@ std::vector<std::pair<std::string, std::string>> ConnectorEnv(const app::Emulato
       {"VmrayAPIKey", "emu-vmray-key-DO-NOT-LOG"},
       {"VMRAY_CONNECTOR_AZURE_AUTHORITY_HOST", emulators.Url("entra")},
       {"VMRAY_CONNECTOR_DEFENDER_API_BASE_URL", emulators.Url("mde")},
+      {"VMRAY_CONNECTOR_DEFENDER_INCIDENTS_GRAPH_BASE_URL", emulators.Url("graph")},
       {"VMRAY_CONNECTOR_DEFENDER_POLL_INTERVAL_SECONDS", "1"},
       {"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_POLL_INTERVAL_SECONDS", "1"},
       {"VMRAY_CONNECTOR_VMRAY_ANALYSIS_POLL_INTERVAL_SECONDS", "1"},

@@ -34,6 +34,7 @@ EnvPairs Harness::Environment(const EnvPairs& overrides) const {
       {"VmrayAPIKey", "emu-vmray-key-DO-NOT-LOG"},
       {"VMRAY_CONNECTOR_AZURE_AUTHORITY_HOST", emulators_->entra().BaseUrl()},
       {"VMRAY_CONNECTOR_DEFENDER_API_BASE_URL", emulators_->mde().BaseUrl()},
+      {"VMRAY_CONNECTOR_DEFENDER_INCIDENTS_GRAPH_BASE_URL", emulators_->graph().BaseUrl()},
       {"VMRAY_CONNECTOR_DEFENDER_POLL_INTERVAL_SECONDS", "1"},
       {"VMRAY_CONNECTOR_DEFENDER_LIVE_RESPONSE_POLL_INTERVAL_SECONDS", "1"},
       {"VMRAY_CONNECTOR_VMRAY_ANALYSIS_POLL_INTERVAL_SECONDS", "1"},

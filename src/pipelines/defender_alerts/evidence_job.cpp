@@ -13,6 +13,7 @@
 #include "http/gzip.hpp"
 #include "jobs/retry.hpp"
 #include "pipelines/defender_alerts/child_samples.hpp"
+#include "pipelines/defender_alerts/incident_writer.hpp"
 #include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
@@ -738,6 +739,14 @@ StepResult EvidenceJob::Report(EvidencePayload& p, const SampleResult& result) {
       {"job_reason", fmt::format("verdict {}; comment written on alert {}", verdict, p.alert_id)}};
   r.outbox.push_back({fmt::format("alert-comment:{}:{}", p.alert_id, p.EvidenceKey()),
                       "alert_comment", p.alert_id, payload.dump(), 0, TimePoint{}});
+  // The parent incident: tags per file, the comment once per incident (incident_writer.hpp).
+  if (!p.incident_id.empty()) {
+    if (options_.incident_tags)
+      r.outbox.push_back(IncidentTagsItem(p.incident_id, p.alert_id, p.EvidenceKey(), result));
+    if (options_.incident_comments)
+      r.outbox.push_back(
+          IncidentCommentItem(p.incident_id, p.alert_id, payload["comment"].get<std::string>()));
+  }
   // Indicators once per sample: a second alert with the same file finds the key taken.
   if (options_.indicators && WantsIndicators(result, options_.indicator_verdicts)) {
     r.outbox.push_back(

@@ -54,6 +54,11 @@ struct DefenderOptions {
   bool indicators = false;
   std::vector<std::string> indicator_verdicts = {"malicious"};
 
+  // The parent incident through Microsoft Graph (incident_writer.hpp): verdict and threat-name
+  // tags (AddTagsToIncident), the comment once per incident (AddCommentsToIncident).
+  bool incident_tags = false;
+  bool incident_comments = false;
+
   // Write-backs besides the comment.
   bool mail_notifications = false;  // one e-mail per settled alert (mail_notification.hpp)  //
                                     // safety net; waiters are woken when the owner finishes

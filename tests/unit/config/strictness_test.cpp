@@ -151,7 +151,7 @@ TEST(ConfigStrict, CommonVariablesAreNeverFlagged) {
 
 TEST(ConfigStrict, UnsupportedOriginalSettingsGiveWarningsNotProblems) {
   auto result = LoadEnv(With(RequiredEnv(), {{"DefenderIndicatorAction", "Audit"},
-                                             {"AddTagsToIncident", "True"},
+                                             {"StorageAccount", "account"},
                                              {"AzureWorkspaceID", "guid"},
                                              {"Polling", "*/5 * * * *"},
                                              {"LogLevel", "DEBUG"}}));
@@ -207,10 +207,10 @@ TEST(ConfigStrict, LegacyResubmitPointsToResubmitAfter) {
 
 TEST(ConfigStrict, NearMissOfAnUnsupportedSettingIsAWarning) {
   auto result = LoadEnv(
-      With(RequiredEnv(), {{"AddTagToIncident", "True"}, {"defenderindicatoraction", "Audit"}}));
+      With(RequiredEnv(), {{"StorageAcount", "account"}, {"defenderindicatoraction", "Audit"}}));
   ASSERT_TRUE(result.config) << Dump(result);
   ASSERT_EQ(result.warnings.size(), 2u) << Dump(result);
-  EXPECT_THAT(Dump(result), HasSubstr("it looks like AddTagsToIncident"));
+  EXPECT_THAT(Dump(result), HasSubstr("it looks like StorageAccount"));
   EXPECT_THAT(Dump(result), HasSubstr("it looks like DefenderIndicatorAction"));
 }
 
