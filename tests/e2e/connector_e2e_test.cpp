@@ -90,7 +90,8 @@ TEST(EndToEnd, AlertsToVerdictsToCommentsThroughTheRealBinaries) {
   const Json entra = Calls(emulators, "entra");
   const Json mde = Calls(emulators, "mde");
   const Json vmray = Calls(emulators, "vmray");
-  EXPECT_EQ(Count(entra, "POST", "/oauth2/v2.0/token$"), 1u) << "one token, cached for the run";
+  EXPECT_EQ(Count(entra, "POST", "/oauth2/v2.0/token$"), 2u)
+      << "one token per resource (MDE, Graph for the incident tags), cached for the run";
   EXPECT_EQ(Count(mde, "POST", "/runliveresponse$"), 2u) << "one collection per unknown file";
   EXPECT_EQ(Count(mde, "GET", "^/_lr/download/"), 2u);
   EXPECT_EQ(Count(mde, "PATCH", "^/api/alerts/"), 4u) << "one comment per analysed alert";

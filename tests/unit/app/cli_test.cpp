@@ -158,8 +158,8 @@ TEST_F(CliWithStore, StatusReadsTheStoreWhileTheDaemonHoldsIt) {
   EXPECT_THAT(r.out, ::testing::ContainsRegex("defender_evidence +done +1\n"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("defender_evidence +skipped +1\n"));
   EXPECT_THAT(r.out, ::testing::ContainsRegex("defender_evidence +failed +1\n"));
-  // The comment and the malicious file's MDE indicators.
-  EXPECT_THAT(r.out, HasSubstr("write-backs (newest 1000): done 2"));
+  // The comment, the malicious file's MDE indicators and the incident's tags.
+  EXPECT_THAT(r.out, HasSubstr("write-backs (newest 1000): done 3"));
   EXPECT_THAT(r.out, HasSubstr("mde:da_9:bbbb"));
   EXPECT_THAT(r.out, HasSubstr("VMRay refused key "));
 

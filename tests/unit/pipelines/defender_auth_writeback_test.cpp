@@ -21,7 +21,8 @@ class DefenderAuth : public PipelineTest {
 
 TEST_F(DefenderAuth, TokensExpiredMidRunCostExactlyOneRefresh) {
   const std::string sha = SeedUnknownFile("token expiry");
-  auto d = h().OpenDaemon();
+  // Only the MDE token here: incident tags would add a Graph token of their own.
+  auto d = h().OpenDaemon({{"AddTagsToIncident", "false"}});
   auto stats = d->PollAlerts();
   ASSERT_TRUE(stats) << stats.error().ToString();
   ASSERT_EQ(entra().CountCalls("POST", kTokenPath), 1u);
