@@ -29,7 +29,9 @@ class GraphEmulatorTest : public ::testing::Test {
     token_ = Token("https://graph.microsoft.com/.default");
   }
   void TearDown() override {
-    if (check_assertions_) EXPECT_THAT(set_->AssertionFailures(), IsEmpty());
+    if (check_assertions_) {
+      EXPECT_THAT(set_->AssertionFailures(), IsEmpty());
+    }
   }
   std::string Token(const std::string& scope) {
     httplib::Client login(set_->entra().BaseUrl());

@@ -49,12 +49,13 @@ class StoreBudget : public StoreTest {
     const Job job = MustGetJob(id);
     auto leased = store_->LeaseJob(id, job.state, Now(), "w", Millis(30'000));
     ASSERT_TRUE(leased && *leased) << "job " << id;
-    JobUpdate u{.id = id,
-                .lease_owner = "w",
-                .state = state,
-                .reason = "test",
-                .final = final,
-                .next_attempt_at = Now()};
+    JobUpdate u;
+    u.id = id;
+    u.lease_owner = "w";
+    u.state = state;
+    u.reason = "test";
+    u.final = final;
+    u.next_attempt_at = Now();
     ASSERT_TRUE(store_->UpdateJob(u));
   }
 };
