@@ -74,6 +74,11 @@ int RunCli(const std::vector<std::string>& args, const Environment& environment,
   std::string alert_id;
   alert->add_option("id", alert_id, "The MDE alert id (da..., fa..., ...)")->required();
 
+  auto* replay = app.add_subcommand(
+      "replay", "Read the verdicts of one MDE alert from VMRay again and write back what changed");
+  std::string replay_alert_id;
+  replay->add_option("id", replay_alert_id, "The MDE alert id")->required();
+
   auto* jobs = app.add_subcommand("jobs", "List jobs from the store, newest first");
   std::string state;
   int limit = 50;
@@ -140,6 +145,7 @@ int RunCli(const std::vector<std::string>& args, const Environment& environment,
   if (*status) return StatusCommand(ctx, failures);
   if (*alert) return AlertCommand(ctx, alert_id);
   if (*jobs) return JobsCommand(ctx, state, limit);
+  if (*replay) return ReplayCommand(ctx, replay_alert_id);
   if (*submit) return SubmitCommand(ctx, target);
   if (*print) return ConfigPrintCommand(ctx);
   if (*docs) {

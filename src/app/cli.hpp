@@ -42,6 +42,9 @@ int StatusCommand(const CommandContext& ctx, int failures);
 // Every job of one MDE alert with its sample and write-backs.
 int AlertCommand(const CommandContext& ctx, const std::string& alert_id);
 int JobsCommand(const CommandContext& ctx, const std::string& state, int limit);
+// Reopens the alert's settled jobs so the connector reads the verdicts again and writes back
+// what changed.
+int ReplayCommand(const CommandContext& ctx, const std::string& alert_id);
 // Submits a file or an http(s) URL to VMRay with the configured key.
 int SubmitCommand(const CommandContext& ctx, const std::string& target);
 // The effective configuration as TOML, each value with its source, secrets masked.

@@ -524,6 +524,28 @@ Result<int> SqliteStore::ReopenJobs(const std::string& kind, const std::string& 
   });
 }
 
+Status SqliteStore::ReopenJob(int64_t id, const std::string& new_state, const std::string& reason,
+                              const std::string& payload, TimePoint now) {
+  return Write<void>("ReopenJob", [&]() -> Status {
+    VC_ASSIGN_OR_RETURN(
+        Statement reopen,
+        db_->Prepare("UPDATE jobs SET final = 0, state = ?2, reason = ?3, payload = ?4, "
+                     "attempts = 0, next_attempt_at = ?5, updated_at = ?5, lease_owner = '', "
+                     "lease_until = 0 WHERE id = ?1 AND final = 1",
+                     "reopening a job"));
+    reopen.BindInt(1, id).BindText(2, new_state).BindText(3, reason).BindText(4, payload);
+    reopen.BindTime(5, now);
+    VC_RETURN_IF_ERROR(reopen.Run());
+    if (db_->Changes() == 1) return Ok();
+    VC_ASSIGN_OR_RETURN(auto job, GetJobLocked(id));
+    if (!job) return MakeError(ErrorCode::kNotFound, fmt::format("there is no job {}", id));
+    return MakeError(ErrorCode::kConflict,
+                     fmt::format("job {} is still working ({}); it can be replayed once it has "
+                                 "settled",
+                                 id, job->state));
+  });
+}
+
 Status SqliteStore::ReleaseLeases(const std::string& owner) {
   return Write<void>("ReleaseLeases", [&]() -> Status {
     return db_->Transaction("releasing leases", [&]() -> Status {
@@ -846,6 +868,17 @@ Result<std::vector<OutboxItem>> SqliteStore::ListOutbox(int64_t job_id) {
     items.push_back(ReadOutbox(select));
   }
   return items;
+}
+
+Result<std::optional<OutboxItem>> SqliteStore::GetOutboxByKey(const std::string& key) {
+  std::lock_guard lock(mu_);
+  VC_ASSIGN_OR_RETURN(Statement select, db_->Prepare("SELECT " VC_OUTBOX_COLUMNS
+                                                     " FROM outbox WHERE idempotency_key = ?1",
+                                                     "reading a write-back by key"));
+  select.BindText(1, key);
+  VC_ASSIGN_OR_RETURN(bool row, select.Step());
+  if (!row) return std::optional<OutboxItem>();
+  return std::optional<OutboxItem>(ReadOutbox(select));
 }
 
 Result<std::vector<OutboxCount>> SqliteStore::CountOutbox() {

@@ -40,6 +40,8 @@ class SqliteStore final : public Store {
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<JobCount>> CountJobs() override;
   Result<std::vector<Job>> ListJobsUnderKey(const std::string& key, int limit) override;
+  Status ReopenJob(int64_t id, const std::string& new_state, const std::string& reason,
+                   const std::string& payload, TimePoint now) override;
   Result<int> ReopenJobs(const std::string& kind, const std::string& final_state,
                          const std::string& new_state, const std::string& reason,
                          TimePoint now) override;
@@ -61,6 +63,7 @@ class SqliteStore final : public Store {
   Status UpdateOutbox(const OutboxUpdate& update) override;
   Status CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) override;
   Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) override;
+  Result<std::optional<OutboxItem>> GetOutboxByKey(const std::string& key) override;
   Result<std::vector<OutboxCount>> CountOutbox() override;
   Result<std::vector<Job>> ListTroubledJobs(int limit) override;
 

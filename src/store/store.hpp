@@ -191,6 +191,11 @@ class Store {
   virtual Result<int> ReopenJobs(const std::string& kind, const std::string& final_state,
                                  const std::string& new_state, const std::string& reason,
                                  TimePoint now) = 0;
+  // Reopens one final job for an operator's replay: non-final in `new_state`, due now, attempts
+  // reset, with `payload` and `reason`. kConflict when the job is not final (it is still
+  // working; replay it once it settled), kNotFound when there is no such job.
+  virtual Status ReopenJob(int64_t id, const std::string& new_state, const std::string& reason,
+                           const std::string& payload, TimePoint now) = 0;
   // Drops every lease held by `owner` (clean shutdown) or, with an empty owner, every lease
   // (start-up of a single-instance store: the previous process is gone).
   virtual Status ReleaseLeases(const std::string& owner) = 0;
@@ -225,6 +230,8 @@ class Store {
   // job_update.id == 0 finishes the item alone; a job id other than the item's is refused.
   virtual Status CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) = 0;
   virtual Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) = 0;  // 0: all (newest 1000)
+  // The write-back with this idempotency key (what was queued, and whether it was delivered).
+  virtual Result<std::optional<OutboxItem>> GetOutboxByKey(const std::string& key) = 0;
 
   // Read-only views for the ops listener (metrics, status page); bounded so they stay fast with
   // 100,000 rows.

@@ -16,6 +16,7 @@
 #include "pipelines/defender_alerts/incident_writer.hpp"
 #include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
+#include "pipelines/defender_alerts/replay.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
 #include "pipelines/defender_alerts/submission_budget.hpp"
 
@@ -87,7 +88,8 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
   const bool rider = p.rides_with != 0;
   bool took_session = false;
   StepResult r = Dispatch(ctx, p, took_session);
-  if (r.final && r.state == "failed" && r.outbox.empty() && (!p.sha256.empty() || p.IsUrl())) {
+  if (r.final && r.state == "failed" && r.outbox.empty() && (!p.sha256.empty() || p.IsUrl()) &&
+      ctx.job.state != "replaying") {
     // A step gave up through the generic retry path (a service down for hours, a permission
     // never granted): release the file for waiting jobs and tell the analyst on the alert.
     const std::string& s = ctx.job.state;
@@ -95,6 +97,10 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
                             s == "waiting_for_analysis_slot";
     EvidencePayload fresh = *EvidencePayload::Parse(r.payload.value_or(ctx.job.payload));
     r = Fail(ctx, fresh, collecting ? "collection" : "analysis", r.reason);
+  }
+  if (auto s = ApplyReplay(store_, ctx.job.payload, r); !s) {
+    // The store is failing: the step's update would not be recorded either; do it again.
+    r = jobs::RetryStep(ctx.job, s.error(), "comparing the replay with earlier write-backs");
   }
   // A session slot is held exactly while the job is in collection_pending, by the job that
   // started the session (files riding along hold none).
@@ -113,7 +119,9 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
     for (const auto& item : r.outbox) {
       if (item.kind == kIndicatorsKind) indicator_samples.push_back(IndicatorItemSample(item));
     }
-    r.outbox.push_back(StatusRecordItem(p.alert_id, ctx.job.id, r.state, indicator_samples));
+    // Each replay rewrites the record, with what the replay found.
+    r.outbox.push_back(
+        StatusRecordItem(p.alert_id, ctx.job.id, r.state, indicator_samples, p.replays));
   }
   if (options_.mail_notifications && (r.final || r.state == "writing_back")) {
     r.outbox.push_back(MailNotificationItem(p.alert_id));  // one per alert (same key)
@@ -132,6 +140,7 @@ StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& 
   if (s == "collection_pending") return OnCollectionPending(ctx, p);
   if (s == "downloading") return OnDownloading(ctx, p);
   if (s == "analysing") return OnAnalysing(ctx, p);
+  if (s == "replaying") return OnReplay(ctx, p);
   if (s == "waiting_for_analysis_slot") {
     if (p.IsUrl()) return OnUrlNew(ctx, p);
     StepResult r = OnDownloading(ctx, p);
@@ -700,19 +709,27 @@ StepResult EvidenceJob::OnAnalysing(const jobs::StepContext& ctx, EvidencePayloa
     return Go("analysing", fmt::format("VMRay is analysing (submission {})", p.submission_id), p,
               options_.analysis_poll_interval);
   }
-  auto sample = vmray_.GetSample(sub->sample_id);
-  if (!sample) return jobs::RetryStep(ctx.job, sample.error(), "reading the VMRay sample");
-  auto vtis = vmray_.Vtis(sub->sample_id);
-  if (!vtis) return jobs::RetryStep(ctx.job, vtis.error(), "reading the VMRay VTIs");
-  SampleResult result =
-      SampleResult::From(*sample, std::move(*vtis), sub->finish_time.value_or(ctx.now));
-  if (auto c = ReadChildSamples(vmray_, *sample, result); !c)
-    return jobs::RetryStep(ctx.job, c.error(), "reading the VMRay child samples");
+  auto read = ReadResult(ctx, sub->sample_id, sub->finish_time.value_or(ctx.now));
+  if (auto* stop = std::get_if<StepResult>(&read)) return std::move(*stop);
+  SampleResult& result = std::get<SampleResult>(read);
   Metrics::Global().Observe("vc_analysis_wait_seconds", {},
                             std::chrono::duration<double>(ctx.now - submitted).count());
   result.submission_id = p.submission_id;
   if (result.verdict.empty()) result.verdict = sub->verdict;
   return Finished(ctx, p, result);
+}
+
+std::variant<SampleResult, StepResult> EvidenceJob::ReadResult(const jobs::StepContext& ctx,
+                                                               int64_t sample_id,
+                                                               TimePoint analysed_at) {
+  auto sample = vmray_.GetSample(sample_id);
+  if (!sample) return jobs::RetryStep(ctx.job, sample.error(), "reading the VMRay sample");
+  auto vtis = vmray_.Vtis(sample_id);
+  if (!vtis) return jobs::RetryStep(ctx.job, vtis.error(), "reading the VMRay VTIs");
+  SampleResult result = SampleResult::From(*sample, std::move(*vtis), analysed_at);
+  if (auto c = ReadChildSamples(vmray_, *sample, result); !c)
+    return jobs::RetryStep(ctx.job, c.error(), "reading the VMRay child samples");
+  return result;
 }
 
 StepResult EvidenceJob::Finished(const jobs::StepContext& ctx, EvidencePayload& p,

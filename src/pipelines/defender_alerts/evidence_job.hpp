@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <variant>
 
 #include "clients/blob/client.hpp"
 #include "clients/defender/client.hpp"
@@ -100,6 +101,12 @@ class EvidenceJob final : public jobs::JobHandler {
   std::optional<StepResult> TakeAnalysisSlot(const jobs::StepContext& ctx, EvidencePayload& p);
   // An earlier submission attempt may have reached VMRay before a crash: find and adopt it.
   std::optional<StepResult> RecoverSubmission(const jobs::StepContext& ctx, EvidencePayload& p);
+  // The sample's results as VMRay has them now (sample, VTIs, descendants), or the step's
+  // result when a read failed.
+  std::variant<SampleResult, StepResult> ReadResult(const jobs::StepContext& ctx, int64_t sample_id,
+                                                    TimePoint analysed_at);
+  // An operator replay (replay.cpp): read the verdict again and write back what changed.
+  StepResult OnReplay(const jobs::StepContext& ctx, EvidencePayload& p);
   StepResult Finished(const jobs::StepContext& ctx, EvidencePayload& p, const SampleResult& result);
   StepResult Report(EvidencePayload& p, const SampleResult& result);
   // Ends the job with a failure comment; an owner also marks the sample failed so waiting jobs

@@ -53,6 +53,8 @@ Json EvidencePayload::ToJson() const {
   if (!outcome.empty()) j["outcome"] = outcome;
   if (!verdict.empty()) j["verdict"] = verdict;
   if (!report_url.empty()) j["report_url"] = report_url;
+  if (replays != 0) j["replays"] = replays;
+  if (!last_write.empty()) j["last_write"] = last_write;
   PutTime(j, "collection_started_at", collection_started_at);
   PutTime(j, "action_started_at", action_started_at);
   PutTime(j, "submit_started_at", submit_started_at);
@@ -102,12 +104,46 @@ Result<EvidencePayload> EvidencePayload::Parse(const std::string& text) {
   p.action_started_at = GetTime(r, "action_started_at");
   p.submit_started_at = GetTime(r, "submit_started_at");
   p.submitted_at = GetTime(r, "submitted_at");
+  p.replays = static_cast<int>(r.OptInt("replays", 0, 1'000'000).value_or(0));
+  if (j->contains("last_write")) {
+    const Json& w = (*j)["last_write"];
+    if (!w.is_object())
+      return MakeError(ErrorCode::kInvalidArgument, "payload.last_write: expected an object");
+    for (const auto& [key, value] : w.items()) {
+      if (!value.is_string())
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "payload.last_write: expected a string per write-back");
+      p.last_write[key] = value.get<std::string>();
+    }
+  }
   if (!r.ok()) return r.status().error();
   return p;
 }
 
 std::string EvidencePayload::EvidenceKey() const {
   return url.empty() ? sha256 : "url-" + Sha256Hex(url);
+}
+
+EvidencePayload EvidencePayload::Restarted() const {
+  EvidencePayload p;
+  p.alert_id = alert_id;
+  p.incident_id = incident_id;
+  p.alert_title = alert_title;
+  p.machine_id = machine_id;
+  p.computer_dns_name = computer_dns_name;
+  p.detection_source = detection_source;
+  p.threat_name = threat_name;
+  p.threat_family = threat_family;
+  p.sha256 = sha256;
+  p.sha1 = sha1;
+  p.file_name = file_name;
+  p.file_path = file_path;
+  p.url = url;
+  p.skip_reason = skip_reason;
+  p.priority = priority;
+  p.replays = replays;
+  p.last_write = last_write;
+  return p;
 }
 
 std::string EvidencePayload::FullPath() const {

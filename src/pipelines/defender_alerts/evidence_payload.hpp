@@ -2,6 +2,7 @@
 // analysis got. Stored as JSON in the job row and rewritten by every step.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -38,7 +39,7 @@ struct EvidencePayload {
   int busy_checks = 0;
   int lr_attempts = 0;    // sessions started (or adopted after a crash)
   int expired_links = 0;  // of those, cancelled unrun because their upload link expired
-  int not_run = 0;  // of those, shared sessions that stopped at another file's command first
+  int not_run = 0;        // of those, shared sessions that stopped at another file's command first
   // Sessions that count against MachineAvailabilityRetry: one the device never ran does not.
   int CountedAttempts() const { return lr_attempts - expired_links - not_run; }
   // Set while the file rides in a session another job started (and holds the slot of).
@@ -62,6 +63,12 @@ struct EvidencePayload {
   std::string verdict;
   std::string report_url;
 
+  // Operator replays (`vmray-connector replay`): how many were asked for, and per write-back
+  // (by its first idempotency key) the key it was last queued under, so a replay writes only
+  // what changed since then.
+  int replays = 0;
+  std::map<std::string, std::string> last_write;
+
   Json ToJson() const;
   std::string Dump() const { return ToJson().dump(); }
   static Result<EvidencePayload> Parse(const std::string& text);
@@ -71,6 +78,9 @@ struct EvidencePayload {
   // What the alert comment and the write-back key name: the SHA-256, or the URL's hash.
   std::string EvidenceKey() const;
   std::string FullPath() const;
+  // The alert's facts without any progress: what a replay of a job that never got a VMRay
+  // sample starts again from.
+  EvidencePayload Restarted() const;
 };
 
 }  // namespace vc::defender

@@ -68,9 +68,11 @@ std::string MachineStatus(const EvidencePayload& p) {
 
 store::NewOutboxItem StatusRecordItem(const std::string& alert_id, int64_t job_id,
                                       const std::string& state,
-                                      const std::vector<std::string>& indicator_samples) {
+                                      const std::vector<std::string>& indicator_samples,
+                                      int replay) {
   store::NewOutboxItem item;
   item.idempotency_key = fmt::format("status-record:{}:{}:{}", alert_id, job_id, state);
+  if (replay > 0) item.idempotency_key += fmt::format(":replay:{}", replay);
   item.kind = std::string(kStatusRecordKind);
   item.target = alert_id;
   Json payload{{"alert_id", alert_id}};

@@ -23,10 +23,12 @@ inline constexpr std::string_view kStatusRecordKind = "status_record";
 
 // The outbox row a finishing job queues (never completes the job itself). `indicator_samples`
 // are the SHA-256s whose MDE indicators the same step queued: the writer waits (bounded) until
-// their import is recorded, so No_of_indicator_submitted holds the real count.
+// their import is recorded, so No_of_indicator_submitted holds the real count. `replay` > 0:
+// the job's n-th operator replay, which writes the record again.
 store::NewOutboxItem StatusRecordItem(const std::string& alert_id, int64_t job_id,
                                       const std::string& state,
-                                      const std::vector<std::string>& indicator_samples = {});
+                                      const std::vector<std::string>& indicator_samples = {},
+                                      int replay = 0);
 
 // The record's JSON array for these jobs (with the samples' verdicts from the store).
 Json BuildStatusRecord(const std::vector<store::Job>& jobs, store::Store& store);

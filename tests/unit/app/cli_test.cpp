@@ -1,6 +1,6 @@
 // The command line run in-process through RunCli: exit codes (0 ok, 1 runtime, 2 config, 3
-// usage), --version and --help, `status` and `alert` beside an open daemon, `config print` with
-// sources and masked secrets, and `submit` against the VMRay emulator.
+// usage), --version and --help, `status`, `alert` and `replay` beside an open daemon, `config
+// print` with sources and masked secrets, and `submit` against the VMRay emulator.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -60,7 +60,7 @@ TEST_F(Cli, VersionAndHelp) {
   }
   auto help = Run({"--help"});
   EXPECT_EQ(help.code, 0);
-  for (const char* text : {"doctor", "status", "alert", "submit", "config",
+  for (const char* text : {"doctor", "status", "alert", "replay", "submit", "config",
                            "Exit codes:", "2  configuration problem", "3  usage error"}) {
     EXPECT_THAT(help.out, HasSubstr(text));
   }
@@ -193,6 +193,31 @@ TEST_F(CliWithStore, JobsListsNewestFirst) {
   ASSERT_EQ(r.code, 0);
   EXPECT_THAT(r.out, HasSubstr("mde:da_1-2:"));
   EXPECT_THAT(r.out, Not(HasSubstr("mde:da_3")));
+}
+
+TEST_F(CliWithStore, ReplayQueuesTheAlertForTheRunningConnector) {
+  auto r = Run({"replay", "da_1-2"});
+  ASSERT_EQ(r.code, app::kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("mde:da_1-2:" + sha_ + ": replay 1 queued (was done)"));
+  EXPECT_THAT(r.out, HasSubstr("1 job queued for a replay. The running connector carries it out"));
+  // The daemon reads VMRay again; the verdict did not change, so nothing is written twice.
+  ASSERT_TRUE(h_.Drive(*daemon_));
+  auto job = daemon_->store().GetJobByKey("mde:da_1-2:" + sha_);
+  ASSERT_TRUE(job && *job);
+  EXPECT_EQ((*job)->state, "done");
+  EXPECT_THAT((*job)->reason, HasSubstr("replay 1: the alert comment is unchanged"));
+
+  auto unknown = Run({"replay", "da_77"});
+  EXPECT_EQ(unknown.code, app::kExitRuntime);
+  EXPECT_THAT(unknown.err, HasSubstr("no job for alert da_77"));
+  EXPECT_EQ(Run({"replay"}).code, app::kExitUsage);
+
+  // Without a running connector the command says how to carry the replay out.
+  daemon_.reset();
+  auto idle = Run({"replay", "da_1-2"});
+  ASSERT_EQ(idle.code, app::kExitOk) << idle.err;
+  EXPECT_THAT(idle.out, HasSubstr("replay 2 queued"));
+  EXPECT_THAT(idle.out, HasSubstr("No connector is running on this store"));
 }
 
 TEST_F(Cli, RunOnceAndASecondDaemonOnTheSameStore) {

@@ -281,16 +281,7 @@ TEST_F(DefenderVmray, NoJobsCreatedWithoutAnyEarlierAnalysisFailsAfterOneCollect
 TEST_F(DefenderVmray, OtherSoftErrorFailsWithItsMessage) {
   const std::string content = std::string("MZ refused ") + kEicar;
   const std::string sha = SeedOneFile(content);
-  emu::FaultRule refused = Fault("POST", "^/rest/sample/submit$", 200);
-  refused.body = Json{{"result", "ok"},
-                      {"data",
-                       {{"errors", Json::array({{{"error_msg", "File size exceeds quota"},
-                                                 {"submission_filename", "dropper.exe"}}})},
-                        {"jobs", Json::array()},
-                        {"samples", Json::array()},
-                        {"submissions", Json::array()}}}}
-                     .dump();
-  vmray().AddFault(refused);
+  vmray().AddFault(SoftSubmitError("File size exceeds quota"));
   auto d = h().OpenDaemon();
   ASSERT_TRUE(Run(*d));
 

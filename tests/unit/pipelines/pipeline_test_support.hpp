@@ -92,6 +92,21 @@ class PipelineTest : public ::testing::Test {
     return r;
   }
 
+  // VMRay answers a submission with HTTP 200 and a soft error: nothing created, `message` said.
+  static emu::FaultRule SoftSubmitError(const std::string& message) {
+    emu::FaultRule refused = Fault("POST", "^/rest/sample/submit$", 200);
+    refused.body =
+        Json{{"result", "ok"},
+             {"data",
+              {{"errors",
+                Json::array({{{"error_msg", message}, {"submission_filename", "dropper.exe"}}})},
+               {"jobs", Json::array()},
+               {"samples", Json::array()},
+               {"submissions", Json::array()}}}}
+            .dump();
+    return refused;
+  }
+
   // ---- driving --------------------------------------------------------------------------------
 
   // Earliest next attempt of any open job or pending write-back.

@@ -394,6 +394,42 @@ TEST_F(StoreJobs, ReopenJobsRevivesOnlyFinalJobsOfThatKindAndState) {
   EXPECT_EQ(*again, 0);
 }
 
+TEST_F(StoreJobs, ReopenJobReplaysOneSettledJobAndRefusesAWorkingOne) {
+  const TimePoint start = Now();
+  const int64_t done = AddJob("done", start, "", "new");
+  auto taken = store_->LeaseDueJobs(start, "w", kLease, 10);
+  ASSERT_TRUE(taken && taken->size() == 1u);
+  ASSERT_TRUE(store_->UpdateJob(Step(done, "w", "done", start + std::chrono::hours{1}, true)));
+  const int64_t open = AddJob("open", start + std::chrono::hours{5}, "", "collecting");
+
+  clock_.Advance(Millis{1000});
+  ASSERT_TRUE(store_->ReopenJob(done, "replaying", "replay 1", R"({"replays":1})", Now()));
+  const Job replayed = MustGetJob(done);
+  EXPECT_FALSE(replayed.final);
+  EXPECT_EQ(replayed.state, "replaying");
+  EXPECT_EQ(replayed.reason, "replay 1");
+  EXPECT_EQ(replayed.payload, R"({"replays":1})");
+  EXPECT_EQ(replayed.next_attempt_at, Now());
+  EXPECT_EQ(replayed.attempts, 0);
+  auto due = store_->LeaseDueJobs(Now(), "w", kLease, 10);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].id, done);
+
+  // A job at work (leased or not) is not reopened under its worker's feet.
+  auto busy = store_->ReopenJob(done, "replaying", "again", "{}", Now());
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code, ErrorCode::kConflict);
+  EXPECT_NE(busy.error().message.find("still working (replaying)"), std::string::npos);
+  auto working = store_->ReopenJob(open, "replaying", "again", "{}", Now());
+  ASSERT_FALSE(working);
+  EXPECT_EQ(working.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(MustGetJob(open).state, "collecting");
+  auto missing = store_->ReopenJob(99999, "replaying", "again", "{}", Now());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(StoreJobs, WakeJobsTouchesOnlyTheGivenGroupAndState) {
   const TimePoint start = Now();
   int64_t leased = AddJob("leased", start, "sha-a", "waiting");

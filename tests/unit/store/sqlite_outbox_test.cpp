@@ -76,6 +76,14 @@ TEST_F(StoreOutbox, EnqueueIsIdempotentOnTheKey) {
   EXPECT_EQ(item.created_at, Now() - Millis{10});
   EXPECT_FALSE(item.done_at.has_value());
 
+  auto by_key = store_->GetOutboxByKey("alert-comment:a:sha");
+  ASSERT_TRUE(by_key && *by_key);
+  EXPECT_EQ((*by_key)->id, item.id);
+  EXPECT_EQ((*by_key)->payload, item.payload) << "the first payload stays";
+  auto no_key = store_->GetOutboxByKey("alert-comment:a:other");
+  ASSERT_TRUE(no_key);
+  EXPECT_FALSE(no_key->has_value());
+
   auto orphan = store_->EnqueueOutbox(Item("no-job", 0, Now()));
   ASSERT_TRUE(orphan && *orphan) << "job id 0 means no job";
   auto all = List(0);
