@@ -89,7 +89,7 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
   bool took_session = false;
   StepResult r = Dispatch(ctx, p, took_session);
   if (r.final && r.state == "failed" && r.outbox.empty() && (!p.sha256.empty() || p.IsUrl()) &&
-      ctx.job.state != "replaying") {
+      ctx.job.state != kReplayState) {
     // A step gave up through the generic retry path (a service down for hours, a permission
     // never granted): release the file for waiting jobs and tell the analyst on the alert.
     const std::string& s = ctx.job.state;
@@ -98,7 +98,8 @@ StepResult EvidenceJob::Step(const jobs::StepContext& ctx) {
     EvidencePayload fresh = *EvidencePayload::Parse(r.payload.value_or(ctx.job.payload));
     r = Fail(ctx, fresh, collecting ? "collection" : "analysis", r.reason);
   }
-  if (auto s = ApplyReplay(store_, ctx.job.payload, r); !s) {
+  // Only a replayed job (the count is set when the replay is asked for) compares its write-backs.
+  if (auto s = p.replays > 0 ? ApplyReplay(store_, ctx.job.payload, r) : Ok(); !s) {
     // The store is failing: the step's update would not be recorded either; do it again.
     r = jobs::RetryStep(ctx.job, s.error(), "comparing the replay with earlier write-backs");
   }
@@ -140,7 +141,7 @@ StepResult EvidenceJob::Dispatch(const jobs::StepContext& ctx, EvidencePayload& 
   if (s == "collection_pending") return OnCollectionPending(ctx, p);
   if (s == "downloading") return OnDownloading(ctx, p);
   if (s == "analysing") return OnAnalysing(ctx, p);
-  if (s == "replaying") return OnReplay(ctx, p);
+  if (s == kReplayState) return OnReplay(ctx, p);
   if (s == "waiting_for_analysis_slot") {
     if (p.IsUrl()) return OnUrlNew(ctx, p);
     StepResult r = OnDownloading(ctx, p);

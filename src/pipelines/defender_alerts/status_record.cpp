@@ -9,6 +9,7 @@
 #include "core/redact.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
 #include "pipelines/defender_alerts/indicator_writer.hpp"
+#include "pipelines/defender_alerts/replay.hpp"
 #include "pipelines/defender_alerts/settled_alert.hpp"
 
 namespace vc::defender {
@@ -72,7 +73,7 @@ store::NewOutboxItem StatusRecordItem(const std::string& alert_id, int64_t job_i
                                       int replay) {
   store::NewOutboxItem item;
   item.idempotency_key = fmt::format("status-record:{}:{}:{}", alert_id, job_id, state);
-  if (replay > 0) item.idempotency_key += fmt::format(":replay:{}", replay);
+  if (replay > 0) item.idempotency_key = ReplayKey(item.idempotency_key, replay);
   item.kind = std::string(kStatusRecordKind);
   item.target = alert_id;
   Json payload{{"alert_id", alert_id}};
