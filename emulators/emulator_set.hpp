@@ -7,6 +7,7 @@
 #include "entra_emulator.hpp"
 #include "graph_emulator.hpp"
 #include "mde_emulator.hpp"
+#include "sentinel_emulator.hpp"
 #include "vmray_emulator.hpp"
 
 namespace vc::emu {
@@ -16,6 +17,7 @@ struct EmulatorSetOptions {
   VmrayEmulator::Options vmray;
   MdeEmulator::Options mde;
   GraphEmulator::Options graph;
+  SentinelEmulator::Options sentinel;
   // {"entra": {...}, "vmray": {...}, "mde": {...}, "graph": {...}}; missing sections keep their
   // defaults.
   static EmulatorSetOptions FromJson(const Json& j);
@@ -32,9 +34,11 @@ class EmulatorSet {
   VmrayEmulator& vmray() { return *vmray_; }
   MdeEmulator& mde() { return *mde_; }
   GraphEmulator& graph() { return *graph_; }
+  SentinelEmulator& sentinel() { return *sentinel_; }
   TokenRegistry& tokens() { return tokens_; }
 
-  // {"entra": "http://127.0.0.1:P", "vmray": "...", "mde": "...", "graph": "..."}
+  // {"entra": "http://127.0.0.1:P", "vmray": "...", "mde": "...", "graph": "...",
+  //  "sentinel": "..."}
   Json Endpoints() const;
   // Routes a seed document {"entra": ..., "vmray": ..., "mde": ..., "graph": ...} to each
   // emulator.
@@ -48,6 +52,7 @@ class EmulatorSet {
   std::unique_ptr<VmrayEmulator> vmray_;
   std::unique_ptr<MdeEmulator> mde_;
   std::unique_ptr<GraphEmulator> graph_;
+  std::unique_ptr<SentinelEmulator> sentinel_;
 };
 
 }  // namespace vc::emu

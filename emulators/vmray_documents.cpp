@@ -356,6 +356,16 @@ Json IocsDocument(const Sample& s, std::optional<Verdict> only, bool all_artifac
   const Verdict v = s.outcome.verdict;
   const bool flagged = v == Verdict::kMalicious || v == Verdict::kSuspicious;
   auto wanted = [&](Verdict entry_verdict) { return !only || *only == entry_verdict; };
+  if (s.seeded_iocs) {
+    for (const auto& [family, entries] : s.seeded_iocs->items()) {
+      iocs[family] = Json::array();
+      for (const auto& e : entries) {
+        auto ev = ParseVerdict(e.is_object() ? e.value("verdict", "") : "");
+        if (!only || (ev && *ev == *only)) iocs[family].push_back(e);
+      }
+    }
+    return {{"status", "finished"}, {"iocs", std::move(iocs)}};
+  }
   if (flagged && wanted(v)) {
     const NetworkIocs net = DeriveNetworkIocs(s);
     iocs["files"].push_back(FileIoc(s, net, v));

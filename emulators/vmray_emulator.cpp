@@ -870,6 +870,7 @@ std::optional<std::string> VmrayEmulator::Seed(const Json& seed) {
       s->created = in.pending ? now : analysed - std::chrono::minutes(5);
     }
     if (in.filename) s->filename = *in.filename;
+    if (in.iocs) s->seeded_iocs = *in.iocs;
     if (in.pending) {
       CreateSubmissionLocked(*s, now);
       seeded_verdicts_[in.sha256] = in.outcome;

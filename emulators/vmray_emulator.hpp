@@ -10,7 +10,8 @@
 //                 "threat_names": opt [...], "vti_score": opt 0-100,
 //                 "analysed_at": opt "YYYY-MM-DDTHH:MM:SS" (default: now - 1 day),
 //                 "child_sample_ids": opt [<sample id> | "<sha256 of a seeded sample>", ...],
-//                 "pending": opt bool}],
+//                 "pending": opt bool,
+//                 "iocs": opt {"domains": [...], "ips": [...], ...} (served as given)}],
 //    "verdicts": {"<sha256 or url>": {"verdict": ..., "classifications": opt,
 //                                     "threat_names": opt, "vti_score": opt}},
 //    "soft_error_for": ["<sha256>", ...]}

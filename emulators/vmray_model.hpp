@@ -49,6 +49,7 @@ struct Sample {
   std::vector<int64_t> child_ids, parent_ids;
   std::vector<int64_t> analysis_ids;       // every finished analysis, oldest first
   std::vector<int64_t> last_analysis_ids;  // those of the last finished submission
+  std::optional<Json> seeded_iocs;         // IOC families from the seed, served as given
 };
 
 struct Submission {

@@ -60,7 +60,7 @@ Result<SeedSample> ReadSample(const Json& j, const std::string& path) {
   VC_RETURN_IF_ERROR(
       OnlyKeys(j, path,
                {"sha256", "md5", "sha1", "filename", "verdict", "classifications", "threat_names",
-                "vti_score", "analysed_at", "child_sample_ids", "pending"}));
+                "vti_score", "analysed_at", "child_sample_ids", "pending", "iocs"}));
   if (!j.contains("sha256")) return Bad(fmt::format("{}.sha256: required", path));
   SeedSample s;
   VC_ASSIGN_OR_RETURN(s.sha256, Hash(j, path, "sha256", 64));
@@ -85,6 +85,15 @@ Result<SeedSample> ReadSample(const Json& j, const std::string& path) {
     if (s.pending && s.analysed_at) {
       return Bad(path + ": a pending sample has no analysed_at yet; drop one of the two");
     }
+  }
+  if (j.contains("iocs")) {
+    // Families given as they are (the feed's tests need values the derived IOCs never hold).
+    if (!j["iocs"].is_object()) return Bad(path + ".iocs: expected an object of IOC families");
+    for (const auto& [family, entries] : j["iocs"].items()) {
+      if (!entries.is_array())
+        return Bad(fmt::format("{}.iocs.{}: expected an array", path, family));
+    }
+    s.iocs = j["iocs"];
   }
   const Json& children = r.OptArray("child_sample_ids");
   VC_RETURN_IF_ERROR(r.status());

@@ -21,6 +21,8 @@ struct SeedSample {
   std::optional<TimePoint> analysed_at;
   // A submission created at seed time that is still running; `outcome` is what it will find.
   bool pending = false;
+  // IOC families served as given by GET /rest/sample/{id}/iocs instead of the derived ones.
+  std::optional<Json> iocs;
   // Another sample's id, or the sha256 of a sample in this seed or already known.
   std::vector<std::variant<int64_t, std::string>> children;
 };

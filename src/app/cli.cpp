@@ -90,6 +90,14 @@ int RunCli(const std::vector<std::string>& args, const Environment& environment,
   std::string target;
   submit->add_option("target", target, "A file path or an http(s):// URL")->required();
 
+  auto* feed = app.add_subcommand(
+      "feed", "Sentinel TI feed: one run (--once) or a backfill (--since <date>), with progress");
+  bool feed_once = false;
+  std::string feed_since;
+  feed->add_flag("--once", feed_once, "One run from the checkpoint to now, then a summary");
+  feed->add_option("--since", feed_since,
+                   "Backfill from this UTC date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ) to now");
+
   auto* config_cmd = app.add_subcommand("config", "Configuration: effective values and reference");
   auto* print = config_cmd->add_subcommand(
       "print", "The effective configuration as TOML, with each value's source; secrets masked");
@@ -143,6 +151,7 @@ int RunCli(const std::vector<std::string>& args, const Environment& environment,
     return RunDemo(o, out);
   }
   if (*status) return StatusCommand(ctx, failures);
+  if (*feed) return FeedCommand(ctx, feed_once, feed_since);
   if (*alert) return AlertCommand(ctx, alert_id);
   if (*jobs) return JobsCommand(ctx, state, limit);
   if (*replay) return ReplayCommand(ctx, replay_alert_id);

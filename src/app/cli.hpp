@@ -47,6 +47,8 @@ int JobsCommand(const CommandContext& ctx, const std::string& state, int limit);
 int ReplayCommand(const CommandContext& ctx, const std::string& alert_id);
 // Submits a file or an http(s) URL to VMRay with the configured key.
 int SubmitCommand(const CommandContext& ctx, const std::string& target);
+// The Sentinel TI feed: one run from the checkpoint (`once`) or a backfill from `since`.
+int FeedCommand(const CommandContext& ctx, bool once, const std::string& since);
 // The effective configuration as TOML, each value with its source, secrets masked.
 int ConfigPrintCommand(const CommandContext& ctx);
 

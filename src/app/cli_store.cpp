@@ -8,6 +8,7 @@
 #include "app/cli_support.hpp"
 #include "core/redact.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/sentinel_feed/feed_runner.hpp"
 #include "store/sqlite_db.hpp"
 
 namespace vc::app {
@@ -103,6 +104,18 @@ int StatusCommand(const CommandContext& ctx, int failures) {
     first = false;
   }
   out << "\n";
+
+  // The Sentinel TI feed, once it has run: its checkpoint and the objects Sentinel refused.
+  auto checkpoint = store->GetCursor(std::string(sentinel_feed::kCheckpointCursor));
+  if (checkpoint && *checkpoint) {
+    auto rejected = store->GetCursor(std::string(sentinel_feed::kRejectedCountCursor));
+    out << fmt::format(
+        "\nSentinel TI feed: checkpoint {}, {} object(s) rejected by Sentinel so "
+        "far (reasons in the log: \"Sentinel rejected STIX object\")\n",
+        Scrub(**checkpoint), rejected && *rejected ? Scrub(**rejected) : std::string("0"));
+    auto last = store->GetCursor(std::string(sentinel_feed::kLastRunCursor));
+    if (last && *last) out << "last run: " << Scrub(**last) << "\n";
+  }
 
   if (failures > 0) {
     auto failed = store->ListJobs({"", "failed", std::nullopt, "", failures});

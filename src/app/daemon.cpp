@@ -8,6 +8,7 @@
 #include "clients/mail/address.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/polling.hpp"
 #include "http/curl_transport.hpp"
 #include "http/service_pipeline.hpp"
 #include "jobs/dry_run.hpp"
@@ -198,6 +199,13 @@ Status Daemon::Open() {
     graph_ = std::make_unique<graph::IncidentClient>(
         config_.defender.incidents.graph_base_url,
         http::MakeServicePipeline(graph_pipe, transport, clock_, random));
+  }
+
+  if (config_.feed.enabled) {
+    // Same app registration and token cache; its own uploader, paced at Sentinel's limit.
+    auto feed = BuildFeed(config_, *store_, clock_, transport, tokens_);
+    if (!feed) return feed.error();
+    feed_ = std::move(*feed);
   }
 
   jobs::SchedulerOptions so;
@@ -393,6 +401,7 @@ void Daemon::Start() {
   if (running_.exchange(true)) return;
   scheduler_->Start();
   if (config_.defender.enabled) poll_thread_ = std::thread([this] { PollLoop(); });
+  if (feed_) feed_thread_ = std::thread([this] { FeedLoop(); });
   spdlog::info("vmray-connector {} running: {} workers, store {}", kVersion, config_.daemon.workers,
                config_.store.path);
 }
@@ -406,11 +415,29 @@ void Daemon::PollLoop() {
   }
 }
 
+void Daemon::FeedLoop() {
+  const Millis interval = ParsePolling(config_.feed.polling).value_or(Millis(6 * 3'600'000));
+  while (running_) {
+    auto summary = feed_->runner->RunOnce();
+    if (!summary) {
+      spdlog::warn(
+          "the Sentinel TI feed run failed; the checkpoint stays and the next run "
+          "repeats the window: {}",
+          summary.error().ToString());
+    }
+    const TimePoint now = clock_.Now();
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, NextRun(now, interval) - now, [&] { return !running_.load(); });
+  }
+}
+
 void Daemon::Stop() {
   if (!running_.exchange(false)) return;
   stopping_ = true;
+  if (feed_) feed_->runner->RequestStop();
   cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
+  if (feed_thread_.joinable()) feed_thread_.join();
   scheduler_->Stop();
   spdlog::info("vmray-connector stopped");
 }
@@ -419,6 +446,10 @@ Status Daemon::RunOnce() {
   if (config_.defender.enabled) {
     auto stats = PollAlerts();
     if (!stats) return stats.error();
+  }
+  if (feed_) {
+    auto summary = feed_->runner->RunOnce();
+    if (!summary) return summary.error();
   }
   scheduler_->RunUntilIdle();
   return Ok();

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/feed_services.hpp"
 #include "app/instance_lock.hpp"
 #include "auth/entra_token_cache.hpp"
 #include "clients/blob/client.hpp"
@@ -65,6 +66,8 @@ class Daemon {
   Status OpenStorage(std::shared_ptr<http::Transport> transport, Random& random,
                      defender::QuarantineHandOff& out);
   void PollLoop();
+  // The Sentinel TI feed (feed.enabled): a run at start, then at every Polling slot.
+  void FeedLoop();
   void RecordPoll(const Status& outcome);
 
   config::Config config_;
@@ -90,6 +93,8 @@ class Daemon {
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread poll_thread_;
+  std::unique_ptr<FeedServices> feed_;  // null: the feed is off
+  std::thread feed_thread_;
 };
 
 }  // namespace vc::app

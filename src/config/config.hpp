@@ -142,6 +142,19 @@ struct MailConfig {
   std::vector<std::string> to;
 };
 
+// The Sentinel threat-intelligence feed (pipelines/sentinel_feed/feed_runner.hpp).
+struct FeedConfig {
+  bool enabled = false;
+  std::string workspace_id;  // Log Analytics workspace GUID
+  std::string polling = "0 */6 * * *";
+  int initial_fetch_days = 90;
+  std::string api_base_url = "https://api.ti.sentinel.azure.com";
+  std::string resource = "https://management.azure.com";  // token audience
+  std::string source_system = "VMRayThreatIntelligence";
+  int window_hours = 6;
+  bool revoke_on_clean = true;
+};
+
 struct LogConfig {
   std::string format = "text";  // text | json
   std::string level = "info";
@@ -153,6 +166,7 @@ struct Config {
   HttpConfig http;
   VmrayConfig vmray;
   DefenderConfig defender;
+  FeedConfig feed;
   StorageConfig storage;
   StoreConfig store;
   DaemonConfig daemon;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "config/sources.hpp"
+#include "core/polling.hpp"
 
 namespace vc::config {
 namespace {
@@ -50,6 +51,27 @@ void CheckRules(Collected& out) {
     out.problems.push_back(
         {std::string(spec.path), RequiredBecause(spec.required_when, condition),
          fmt::format("missing; {}, or set {} = false", HowToSet(spec), spec.required_when)});
+  }
+
+  // The feed uses the same app registration as Defender; without Defender nothing else asks
+  // for it.
+  if (std::get<bool>(Get(out, "feed.enabled").value)) {
+    for (const char* key : {"azure.tenant_id", "azure.client_id", "azure.client_secret"}) {
+      if (!IsUnset(Get(out, key).value) || HasProblem(out, key)) continue;
+      if (std::get<bool>(Get(out, "defender.enabled").value)) continue;  // reported above
+      out.problems.push_back(
+          {key, "required because feed.enabled is true",
+           fmt::format("missing; {}, or set feed.enabled = false", HowToSet(*FindKey(key)))});
+    }
+    const Setting& polling = Get(out, "feed.polling");
+    if (!HasProblem(out, "feed.polling") && !ParsePolling(std::get<std::string>(polling.value))) {
+      out.problems.push_back(
+          {"feed.polling", polling.source,
+           fmt::format("'{}' is no interval schedule; use one of the original's (*/5 * * * *, "
+                       "*/10 * * * *, 0 * * * *, 0 */6 * * *, 0 */12 * * *, 0 0 * * *) or an "
+                       "interval like 15m or 2h",
+                       std::get<std::string>(polling.value))});
+    }
   }
 
   const Setting& connect = Get(out, "http.connect_timeout_seconds");

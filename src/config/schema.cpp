@@ -263,6 +263,44 @@ const std::vector<KeySpec>& BuildSchema() {
        .description = "Token audience of Microsoft Graph (v1 resource; v2 scope without "
                       "/.default)."},
 
+      // [feed]
+      {VC_KEY(feed.enabled), .type = KeyType::kBool, .default_text = "false",
+       .description = "Runs the Sentinel threat-intelligence feed: IOCs of finished VMRay "
+                      "submissions with a verdict in VmraySampleVerdict become STIX indicators "
+                      "in Sentinel (replaces the VMRayThreatIntelligence function app). Uses "
+                      "the azure.* app registration, which needs the role Microsoft Sentinel "
+                      "Contributor on the workspace."},
+      {VC_KEY(feed.workspace_id), .type = KeyType::kString, .default_text = "",
+       .description = "Log Analytics workspace id (a GUID, not the resource id) of the Sentinel "
+                      "workspace the indicators go to.",
+       .original_name = "AzureWorkspaceID", .required_when = "feed.enabled"},
+      {VC_KEY(feed.polling), .type = KeyType::kString, .default_text = "0 */6 * * *",
+       .description = "When the feed runs, UTC: the original's cron schedules (*/5 * * * *, "
+                      "*/10 * * * *, 0 * * * *, 0 */6 * * *, 0 */12 * * *, 0 0 * * *) or an "
+                      "interval such as 15m or 2h.",
+       .original_name = "Polling"},
+      {VC_KEY(feed.initial_fetch_days), .type = KeyType::kInt, .default_text = "90",
+       .description = "How many days back the first run reads finished submissions (from "
+                      "00:00 UTC that day); later runs continue from the checkpoint.",
+       .original_name = "VmrayInitialFetchDate", .min = 1, .max = 3650},
+      {VC_KEY(feed.api_base_url), .type = KeyType::kUrl,
+       .default_text = "https://api.ti.sentinel.azure.com",
+       .description = "Base URL of the Sentinel STIX objects upload API."},
+      {VC_KEY(feed.resource), .type = KeyType::kUrl, .default_text = "https://management.azure.com",
+       .description = "Token audience of the STIX upload API (v1 resource; v2 scope without "
+                      "/.default)."},
+      {VC_KEY(feed.source_system), .type = KeyType::kString,
+       .default_text = "VMRayThreatIntelligence",
+       .description = "The sourcesystem the indicators are uploaded under (shown as Source in "
+                      "Sentinel); \"Microsoft Sentinel\" is reserved."},
+      {VC_KEY(feed.window_hours), .type = KeyType::kInt, .default_text = "6",
+       .description = "A backlog is read in windows of at most this many hours; the checkpoint "
+                      "moves after each complete window, and memory holds one window.",
+       .min = 1, .max = 168},
+      {VC_KEY(feed.revoke_on_clean), .type = KeyType::kBool, .default_text = "true",
+       .description = "When a later submission of a sample is clean, uploads the indicators "
+                      "the feed took from that sample again with revoked: true."},
+
       // [storage]
       {VC_KEY(storage.connection_string), .type = KeyType::kSecret, .default_text = "",
        .description = "Connection string of the Azure Storage account that receives the files "
@@ -421,13 +459,9 @@ const std::vector<UnsupportedSetting>& UnsupportedSettings() {
       "DefenderIndicatorActionForMaliciousFile";
   static constexpr std::string_view kStorage =
       "the account comes from storage.connection_string (AzureStorageConnectionString)";
-  static constexpr std::string_view kFeed = "the Sentinel TI feed is not implemented yet";
   static const std::vector<UnsupportedSetting> kSettings = {
       {"DefenderIndicatorAction", kIndicators},
       {"StorageAccount", kStorage},
-      {"AzureWorkspaceID", kFeed},
-      {"VmrayInitialFetchDate", kFeed},
-      {"Polling", kFeed},
       {"LogLevel", "set log.level (VMRAY_CONNECTOR_LOG_LEVEL) instead"},
       {"VmrayResubmit",
        "this legacy boolean was replaced by VmrayResubmitAfter (days; 0 = always resubmit)"},

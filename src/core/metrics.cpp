@@ -56,6 +56,10 @@ const std::map<std::string, MetricInfo>& Catalogue() {
        {"MDE indicators imported, by outcome (imported, failed)", {}}},
       {"vc_indicators_evicted_total",
        {"Connector indicators deleted from MDE to stay within the budget", {}}},
+      {"vc_ti_feed_objects_total",
+       {"Sentinel TI feed STIX indicators, by outcome (uploaded, rejected, skipped)", {}}},
+      {"vc_sentinel_ti_throttled_total",
+       {"Sentinel STIX upload answers 429 that the uploader waited out", {}}},
       {"vc_incident_writebacks_total",
        {"Incident tag and comment deliveries through Microsoft Graph, by kind and outcome", {}}},
   };

@@ -7,6 +7,7 @@
 #include "core/base64.hpp"
 #include "core/hash.hpp"
 #include "core/redact.hpp"
+#include "core/time.hpp"
 #include "http/curl_transport.hpp"
 #include "http/policies.hpp"
 #include "http/retry_after.hpp"
@@ -136,6 +137,16 @@ Result<Json> Client::Data(http::Request request, const std::string& what) {
 
 Result<std::vector<Json>> Client::List(http::Request request, const std::string& what) {
   std::vector<Json> out;
+  auto status = Pages(std::move(request), what, [&](Json& data) -> Status {
+    for (auto& item : data) out.push_back(std::move(item));
+    return Ok();
+  });
+  if (!status) return status.error();
+  return out;
+}
+
+Status Client::Pages(http::Request request, const std::string& what,
+                     const std::function<Status(Json& data)>& on_page) {
   std::set<int64_t> seen;
   for (int page = 0; page < kMaxPages; ++page) {
     auto body = Call(request, what);
@@ -145,9 +156,9 @@ Result<std::vector<Json>> Client::List(http::Request request, const std::string&
       return MakeError(ErrorCode::kProtocol,
                        fmt::format("VMRay answer to {}: data is not a list", what));
     }
-    for (auto& item : data) out.push_back(std::move(item));
+    if (auto status = on_page(data); !status) return status;
     auto it = body->find("continuation_id");
-    if (it == body->end() || it->is_null()) return out;
+    if (it == body->end() || it->is_null()) return Ok();
     if (!it->is_number_integer() || !seen.insert(it->get<int64_t>()).second) {
       return MakeError(ErrorCode::kProtocol,
                        fmt::format("VMRay answer to {}: bad or repeated continuation_id", what));
@@ -155,6 +166,25 @@ Result<std::vector<Json>> Client::List(http::Request request, const std::string&
     request = Get(fmt::format("/rest/continuation/{}", it->get<int64_t>()), "continuation");
   }
   return MakeError(ErrorCode::kProtocol, fmt::format("VMRay list {} has too many pages", what));
+}
+
+Status Client::FinishedSubmissions(TimePoint from, TimePoint to, const std::string& verdict,
+                                   const SubmissionPage& on_page) {
+  const std::string path =
+      fmt::format("/rest/submission?submission_finish_time={}~{}&submission_verdict={}",
+                  http::UrlEncode(FormatVmrayTime(from)), http::UrlEncode(FormatVmrayTime(to)),
+                  http::UrlEncode(verdict));
+  return Pages(Get(path, "submission.list"), "list the finished submissions",
+               [&](Json& data) -> Status {
+                 std::vector<Submission> page;
+                 page.reserve(data.size());
+                 for (size_t i = 0; i < data.size(); ++i) {
+                   auto s = ParseSubmission(data[i], fmt::format("data[{}]", i));
+                   if (!s) return s.error();
+                   page.push_back(std::move(*s));
+                 }
+                 return on_page(page);
+               });
 }
 
 Result<Json> Client::SystemInfo() {

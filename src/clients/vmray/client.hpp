@@ -3,6 +3,7 @@
 // continuation ids, and VMRay's error envelope becomes a vc::Error that says what to do.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,13 @@ class Client {
   Result<std::vector<Vti>> Vtis(int64_t sample_id);
   // `verdict` empty: all IOCs; else /iocs/verdict/<verdict>.
   Result<Json> Iocs(int64_t sample_id, const std::string& verdict = "");
+  // GET /rest/submission?submission_finish_time=<from>~<to>&submission_verdict=<verdict> (UTC,
+  // both ends inclusive), page by page along the continuation ids: `on_page` sees one page
+  // before the next is read, so a feed over a long window holds one page at a time. An error of
+  // a page or of `on_page` stops the walk and is returned.
+  using SubmissionPage = std::function<Status(std::vector<Submission>& page)>;
+  Status FinishedSubmissions(TimePoint from, TimePoint to, const std::string& verdict,
+                             const SubmissionPage& on_page);
   // Read-only check that the URL and key work (system_info).
   Status HealthCheck();
 
@@ -58,6 +66,8 @@ class Client {
   Result<Json> Data(http::Request request, const std::string& what);
   // Concatenates the data arrays of a list and its continuation pages.
   Result<std::vector<Json>> List(http::Request request, const std::string& what);
+  Status Pages(http::Request request, const std::string& what,
+               const std::function<Status(Json& data)>& on_page);
 
   std::string base_url_;
   std::shared_ptr<http::Pipeline> pipeline_;

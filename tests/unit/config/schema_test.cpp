@@ -103,7 +103,10 @@ TEST(ConfigSchema, OriginalNamesAreTheDocumentedOnes) {
                                     "IndicatorExpirationInDays",
                                     "AddTagsToIncident",
                                     "AddCommentsToIncident",
-                                    "AddAlertIdTags"};
+                                    "AddAlertIdTags",
+                                    "AzureWorkspaceID",
+                                    "Polling",
+                                    "VmrayInitialFetchDate"};
   std::set<std::string> actual;
   for (const auto& spec : Schema()) {
     if (!spec.original_name.empty()) actual.emplace(spec.original_name);
@@ -143,7 +146,7 @@ TEST(ConfigSchema, SectionsListParentsBeforeChildren) {
   EXPECT_EQ(Sections(), (std::vector<std::string>{
                             "azure", "http", "vmray", "defender", "defender.live_response",
                             "defender.quarantine", "defender.indicators", "defender.incidents",
-                            "storage", "store", "daemon", "ops", "mail", "log"}));
+                            "feed", "storage", "store", "daemon", "ops", "mail", "log"}));
   EXPECT_EQ(SectionOf("defender.live_response.poll_interval_seconds"), "defender.live_response");
   EXPECT_EQ(LeafOf("defender.live_response.poll_interval_seconds"), "poll_interval_seconds");
 }

@@ -152,8 +152,8 @@ TEST(ConfigStrict, CommonVariablesAreNeverFlagged) {
 TEST(ConfigStrict, UnsupportedOriginalSettingsGiveWarningsNotProblems) {
   auto result = LoadEnv(With(RequiredEnv(), {{"DefenderIndicatorAction", "Audit"},
                                              {"StorageAccount", "account"},
-                                             {"AzureWorkspaceID", "guid"},
-                                             {"Polling", "*/5 * * * *"},
+                                             {"VmrayResubmit", "True"},
+                                             {"Resubmit", "True"},
                                              {"LogLevel", "DEBUG"}}));
   ASSERT_TRUE(result.config) << Dump(result);
   ASSERT_EQ(result.warnings.size(), 5u) << Dump(result);
@@ -163,6 +163,29 @@ TEST(ConfigStrict, UnsupportedOriginalSettingsGiveWarningsNotProblems) {
   EXPECT_THAT(Dump(result), HasSubstr("env DefenderIndicatorAction:"));
   EXPECT_THAT(Dump(result), HasSubstr("DefenderIndicatorActionForMaliciousFile"));
   EXPECT_EQ(result.config->log.level, "info");  // LogLevel really is ignored
+}
+
+TEST(ConfigStrict, OriginalFeedSettingsApply) {
+  auto result =
+      LoadEnv(With(RequiredEnv(), {{"AzureWorkspaceID", "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"},
+                                   {"Polling", "*/10 * * * *"},
+                                   {"VmrayInitialFetchDate", "30"},
+                                   {"VMRAY_CONNECTOR_FEED_ENABLED", "true"}}));
+  ASSERT_TRUE(result.config) << Dump(result);
+  EXPECT_TRUE(result.warnings.empty()) << Dump(result);
+  EXPECT_TRUE(result.config->feed.enabled);
+  EXPECT_EQ(result.config->feed.workspace_id, "3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b");
+  EXPECT_EQ(result.config->feed.polling, "*/10 * * * *");
+  EXPECT_EQ(result.config->feed.initial_fetch_days, 30);
+}
+
+TEST(ConfigStrict, FeedNeedsAWorkspaceAndAnIntervalSchedule) {
+  auto result = LoadEnv(
+      With(RequiredEnv(), {{"Polling", "30 2 * * 1"}, {"VMRAY_CONNECTOR_FEED_ENABLED", "true"}}));
+  ASSERT_FALSE(result.config);
+  EXPECT_THAT(Dump(result), HasSubstr("feed.workspace_id"));
+  EXPECT_THAT(Dump(result), HasSubstr("AzureWorkspaceID"));
+  EXPECT_THAT(Dump(result), HasSubstr("'30 2 * * 1' is no interval schedule"));
 }
 
 TEST(ConfigStrict, OriginalIndicatorSettingsApply) {
@@ -215,7 +238,7 @@ TEST(ConfigStrict, NearMissOfAnUnsupportedSettingIsAWarning) {
 }
 
 TEST(ConfigStrict, EmptyUnknownVariablesAreIgnored) {
-  auto result = LoadEnv(With(RequiredEnv(), {{"VmrayApiMaxRetry", ""}, {"Polling", ""}}));
+  auto result = LoadEnv(With(RequiredEnv(), {{"VmrayApiMaxRetry", ""}, {"StorageAccount", ""}}));
   ASSERT_TRUE(result.config) << Dump(result);
   EXPECT_TRUE(result.warnings.empty()) << Dump(result);
 }

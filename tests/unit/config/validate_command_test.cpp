@@ -33,8 +33,7 @@ TEST(ConfigValidate, InvalidConfigurationPrintsEveryProblemThenWarningsThenSumma
   TempFile file("[daemon]\nworkers = 65\n[vmray]\nbase_urll = \"https://x\"\n");
   std::ostringstream out;
   int code = RunValidate(
-      {file.path(), With(RequiredEnv(), {{"VmrayApiMaxRetry", "5"}, {"Polling", "*/5 * * * *"}})},
-      out);
+      {file.path(), With(RequiredEnv(), {{"VmrayApiMaxRetry", "5"}, {"LogLevel", "DEBUG"}})}, out);
   EXPECT_EQ(code, 1);
   auto lines = Lines(out.str());
   ASSERT_EQ(lines.size(), 5u) << out.str();
@@ -45,7 +44,7 @@ TEST(ConfigValidate, InvalidConfigurationPrintsEveryProblemThenWarningsThenSumma
   EXPECT_EQ(lines[2],
             "vmray.api_max_retry (env VmrayApiMaxRetry): VmrayApiMaxRetry is not read because "
             "environment variable names are case-sensitive; did you mean VmrayAPIMaxRetry?");
-  EXPECT_THAT(lines[3], HasSubstr("warning: env Polling: Polling is an "
+  EXPECT_THAT(lines[3], HasSubstr("warning: env LogLevel: LogLevel is an "
                                   "original app setting"));
   EXPECT_EQ(lines[4],
             "configuration is invalid (" + file.path() +
