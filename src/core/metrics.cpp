@@ -58,6 +58,8 @@ const std::map<std::string, MetricInfo>& Catalogue() {
        {"Connector indicators deleted from MDE to stay within the budget", {}}},
       {"vc_incident_writebacks_total",
        {"Incident tag and comment deliveries through Microsoft Graph, by kind and outcome", {}}},
+      {"vc_enrichment_requests_total",
+       {"Requests to the enrichment API, by route and HTTP status", {}}},
   };
   return kMetrics;
 }
