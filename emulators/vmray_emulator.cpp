@@ -493,6 +493,10 @@ void VmrayEmulator::PostSubmit(const httplib::Request& req, httplib::Response& r
   if (form->analyzer_mode) sub.analyzer_mode = *form->analyzer_mode;
   sub.shareable = form->shareable.value_or(false);
   sub.reanalyze = form->reanalyze.value_or(false);
+  sub.max_jobs = form->max_jobs;
+  sub.archive_password = form->archive_password;
+  sub.document_password = form->document_password;
+  sub.sample_type = form->sample_type;
   sub.client_ip = req.remote_addr.empty() ? "127.0.0.1" : req.remote_addr;
   sub.content_verdict = ContentVerdict(content, is_url);
 
@@ -932,7 +936,13 @@ Json VmrayEmulator::StateJson() const {
          {"finished", sub.finished()},
          {"verdict",
           sub.finished() ? Json(vmray::VerdictName(sub.outcome.verdict)) : Json(nullptr)},
-         {"polls", sub.polls}});
+         {"polls", sub.polls},
+         {"shareable", sub.shareable},
+         {"max_jobs", sub.max_jobs ? Json(*sub.max_jobs) : Json(nullptr)},
+         {"archive_password", sub.archive_password ? Json(*sub.archive_password) : Json(nullptr)},
+         {"document_password",
+          sub.document_password ? Json(*sub.document_password) : Json(nullptr)},
+         {"sample_type", sub.sample_type ? Json(*sub.sample_type) : Json(nullptr)}});
   }
   return {{"samples", std::move(samples)},
           {"submissions", std::move(submissions)},

@@ -72,7 +72,8 @@ class VmrayEmulator final : public EmulatorServer {
   // {"samples": [{id, sha256, md5, sha1, filename, url, verdict, classifications, threat_names,
   //               vti_score, child_sample_ids, parent_sample_ids}],
   //  "submissions": [{id, sample_id, sha256, filename, url, tags, comment, user_config,
-  //                   analyzer_mode, finished, verdict, polls}],
+  //                   analyzer_mode, finished, verdict, polls, shareable, max_jobs,
+  //                   archive_password, document_password, sample_type}],
   //  "submit_count": <POST /rest/sample/submit accepted, soft errors included>}
   Json StateJson() const override;
   std::optional<std::string> Seed(const Json& seed) override;

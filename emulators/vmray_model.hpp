@@ -65,6 +65,10 @@ struct Submission {
   std::string analyzer_mode = "reputation_static_dynamic";
   bool shareable = false;
   bool reanalyze = false;
+  std::optional<int64_t> max_jobs;
+  std::optional<std::string> archive_password;
+  std::optional<std::string> document_password;
+  std::optional<std::string> sample_type;
   std::string client_ip = "127.0.0.1";
   TimePoint created;
   std::optional<TimePoint> finish_time;  // whole seconds, as VMRay reports it

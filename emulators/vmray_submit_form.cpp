@@ -183,6 +183,11 @@ Result<SubmitForm> ParseSubmitForm(const httplib::Request& req, int64_t max_uplo
     }
   }
   if (auto it = fields.find("comment"); it != fields.end()) form.comment = it->second.value;
+  for (auto [name, target] : {std::pair{"archive_password", &form.archive_password},
+                              std::pair{"document_password", &form.document_password},
+                              std::pair{"sample_type", &form.sample_type}}) {
+    if (auto it = fields.find(name); it != fields.end()) *target = it->second.value;
+  }
 
   for (const char* name : {"user_config", "webhook_notification"}) {
     auto it = fields.find(name);

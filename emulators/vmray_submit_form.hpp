@@ -28,6 +28,9 @@ struct SubmitForm {
   std::optional<bool> reanalyze;
   std::optional<bool> shareable;
   std::optional<int64_t> max_jobs;
+  std::optional<std::string> archive_password;
+  std::optional<std::string> document_password;
+  std::optional<std::string> sample_type;
 
   // The name VMRay records: the b64 field wins over the part's own name (which the python
   // library sets to a placeholder for non-ASCII names).

@@ -111,6 +111,7 @@ Daemon::Daemon(config::Config config, Clock& clock) : config_(std::move(config))
 
 Daemon::~Daemon() {
   Stop();
+  if (enrichment_) enrichment_->Stop();
   if (ops_) ops_->Stop();
 }
 
@@ -176,6 +177,7 @@ Status Daemon::Open() {
   vmray_pipe.credential = std::make_shared<auth::ApiKeyCredential>(config_.vmray.api_key);
   vmray_ = std::make_unique<vmray::Client>(
       config_.vmray.base_url, http::MakeServicePipeline(vmray_pipe, transport, clock_, random));
+  VC_RETURN_IF_ERROR(OpenEnrichment());
 
   http::ServicePipelineOptions mde_pipe;
   mde_pipe.user_agent = std::string(kMdeUserAgent);
@@ -397,9 +399,34 @@ Result<defender::PollStats> Daemon::PollAlerts() {
   return stats;
 }
 
+Status Daemon::OpenEnrichment() {
+  if (!config_.enrichment.enabled) return Ok();
+  const auto& e = config_.enrichment;
+  if (config_.vmray.base_url.empty() || config_.vmray.api_key.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "enrichment.enabled needs vmray.base_url and vmray.api_key");
+  }
+  auto address = server::ParseListenAddress(e.listen);
+  if (!address) {
+    // ParseListenAddress names ops.listen; say which key is at fault here.
+    return MakeError(ErrorCode::kInvalidArgument, "enrichment.listen: " + address.error().message);
+  }
+  enrichment::EnrichmentServerOptions o;
+  o.address = *address;
+  o.function_key = e.function_key;
+  o.workers = e.workers;
+  o.max_body_bytes = e.max_body_bytes;
+  o.operations.resubmit = e.resubmit;
+  o.operations.max_file_bytes = config_.vmray.max_file_size_bytes;
+  // o.operations.custom_resp: the Sentinel TI feed's STIX mapping, once it is merged.
+  enrichment_ = std::make_unique<enrichment::EnrichmentServer>(std::move(o), *vmray_);
+  return enrichment_->Bind();
+}
+
 void Daemon::Start() {
   if (running_.exchange(true)) return;
   scheduler_->Start();
+  if (enrichment_) enrichment_->Serve();
   if (config_.defender.enabled) poll_thread_ = std::thread([this] { PollLoop(); });
   if (feed_) feed_thread_ = std::thread([this] { FeedLoop(); });
   spdlog::info("vmray-connector {} running: {} workers, store {}", kVersion, config_.daemon.workers,

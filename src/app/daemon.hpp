@@ -25,6 +25,7 @@
 #include "pipelines/defender_alerts/alert_poller.hpp"
 #include "pipelines/defender_alerts/evidence_job.hpp"
 #include "pipelines/defender_alerts/options.hpp"
+#include "server/enrichment/enrichment_server.hpp"
 #include "server/ops_server.hpp"
 #include "store/store.hpp"
 
@@ -55,6 +56,10 @@ class Daemon {
   // The ops listener's bound port (0 when ops.enabled is false).
   int ops_port() const { return ops_ ? ops_->port() : 0; }
   std::string ops_url() const { return ops_ ? ops_->BaseUrl() : std::string(); }
+  // The enrichment API's base URL (empty when enrichment.enabled is false).
+  std::string enrichment_url() const {
+    return enrichment_ ? enrichment_->BaseUrl() : std::string();
+  }
 
   store::Store& store() { return *store_; }
   jobs::Scheduler& scheduler() { return *scheduler_; }
@@ -65,6 +70,8 @@ class Daemon {
   // configured; reopens antivirus alerts parked while it was not.
   Status OpenStorage(std::shared_ptr<http::Transport> transport, Random& random,
                      defender::QuarantineHandOff& out);
+  // Binds the enrichment API when enrichment.enabled; it serves from Start().
+  Status OpenEnrichment();
   void PollLoop();
   // The Sentinel TI feed (feed.enabled): a run at start, then at every Polling slot.
   void FeedLoop();
@@ -83,6 +90,8 @@ class Daemon {
   std::unique_ptr<jobs::Scheduler> scheduler_;
   std::unique_ptr<defender::AlertPoller> poller_;
   std::unique_ptr<server::OpsServer> ops_;
+  // After vmray_: it calls VMRay through it, so it must go first.
+  std::unique_ptr<enrichment::EnrichmentServer> enrichment_;
 
   std::mutex poll_mu_;
   std::optional<TimePoint> last_poll_ok_;

@@ -132,6 +132,16 @@ struct OpsConfig {
   std::string listen = "127.0.0.1:9464";  // host:port; port 0 picks a free port (tests)
 };
 
+// The enrichment HTTP API (the Sentinel solution's function app): off unless enabled.
+struct EnrichmentConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:7071";
+  Secret<> function_key;
+  int workers = 4;
+  int64_t max_body_bytes = 64LL * 1024 * 1024;
+  bool resubmit = true;
+};
+
 struct MailConfig {
   bool enabled = false;
   std::string smtp_url;
@@ -171,6 +181,7 @@ struct Config {
   StoreConfig store;
   DaemonConfig daemon;
   OpsConfig ops;
+  EnrichmentConfig enrichment;
   MailConfig mail;
   LogConfig log;
 };

@@ -343,6 +343,31 @@ const std::vector<KeySpec>& BuildSchema() {
        .description = "host:port of the ops listener; loopback by default, a non-loopback "
                       "address (0.0.0.0:9464) exposes the status page to that network."},
 
+      // [enrichment]
+      {VC_KEY(enrichment.enabled), .type = KeyType::kBool, .default_text = "false",
+       .description = "Serves the enrichment HTTP API of the Sentinel solution's function app "
+                      "(/api/UplaodURL, /api/GetVMRaySample, ... and /api/v1/...) on "
+                      "enrichment.listen; see docs/enrichment-api.md."},
+      {VC_KEY(enrichment.listen), .type = KeyType::kString, .default_text = "127.0.0.1:7071",
+       .description = "host:port of the enrichment listener. It speaks plain HTTP: keep it on "
+                      "loopback or put a TLS-terminating proxy in front of it."},
+      {VC_KEY(enrichment.function_key), .type = KeyType::kSecret, .default_text = "",
+       .description = "Function key callers send in the x-functions-key header or the code "
+                      "query parameter, as with Azure Functions.",
+       .required_when = "enrichment.enabled"},
+      {VC_KEY(enrichment.workers), .type = KeyType::kInt, .default_text = "4",
+       .description = "Requests the enrichment listener serves at the same time; more wait in "
+                      "its queue.",
+       .min = 1, .max = 64},
+      {VC_KEY(enrichment.max_body_bytes), .type = KeyType::kInt, .default_text = "67108864",
+       .description = "Largest request body accepted, in bytes (base64 makes a file a third "
+                      "larger); bigger requests get HTTP 413.",
+       .min = 1024, .max = 4LL * 1024 * 1024 * 1024},
+      {VC_KEY(enrichment.resubmit), .type = KeyType::kBool, .default_text = "true",
+       .description = "Submit a file again even when VMRay already knows its hash; false reuses "
+                      "the existing sample. A request's own resubmit parameter wins.",
+       .original_name = "Resubmit"},
+
       // [mail]
       {VC_KEY(mail.enabled), .type = KeyType::kBool, .default_text = "false",
        .description = "Sends one e-mail per settled alert with its verdict and report link "
@@ -465,9 +490,6 @@ const std::vector<UnsupportedSetting>& UnsupportedSettings() {
       {"LogLevel", "set log.level (VMRAY_CONNECTOR_LOG_LEVEL) instead"},
       {"VmrayResubmit",
        "this legacy boolean was replaced by VmrayResubmitAfter (days; 0 = always resubmit)"},
-      {"Resubmit",
-       "this boolean of the enrichment function app was replaced by VmrayResubmitAfter (days; "
-       "0 = always resubmit)"},
   };
   return kSettings;
 }

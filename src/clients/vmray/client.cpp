@@ -211,15 +211,16 @@ Status Client::HealthCheck() {
   return Ok();
 }
 
+std::string HashType(std::string_view hash) {
+  if (IsHex(hash, 64)) return "sha256";
+  if (IsHex(hash, 40)) return "sha1";
+  if (IsHex(hash, 32)) return "md5";
+  return "";
+}
+
 Result<std::vector<Sample>> Client::SamplesByHash(const std::string& hash) {
-  std::string type;
-  if (IsHex(hash, 64))
-    type = "sha256";
-  else if (IsHex(hash, 40))
-    type = "sha1";
-  else if (IsHex(hash, 32))
-    type = "md5";
-  else
+  const std::string type = HashType(hash);
+  if (type.empty())
     return MakeError(ErrorCode::kInvalidArgument,
                      "not an MD5, SHA-1 or SHA-256 hash: " + hash.substr(0, 80));
   auto items = List(Get(fmt::format("/rest/sample/{}/{}", type, hash), "sample.by_hash"),
@@ -240,7 +241,7 @@ Result<Sample> Client::GetSample(int64_t sample_id) {
   return ParseSample(*data, "data");
 }
 
-Result<SubmitResult> Client::Submit(const SubmitRequest& s) {
+http::Request Client::SubmitHttpRequest(const SubmitRequest& s) const {
   http::Request r = Get("/rest/sample/submit", "sample.submit");
   r.method = http::Method::kPost;
   if (!s.url.empty()) {
@@ -261,9 +262,77 @@ Result<SubmitResult> Client::Submit(const SubmitRequest& s) {
   if (!tags.empty()) r.form.push_back({"tags", tags, "", ""});
   if (!s.comment.empty()) r.form.push_back({"comment", s.comment, "", ""});
   if (!s.user_config.empty()) r.form.push_back({"user_config", s.user_config.dump(), "", ""});
-  auto data = Data(std::move(r), "submit the sample");
+  if (!s.archive_password.empty())
+    r.form.push_back({"archive_password", s.archive_password, "", ""});
+  if (!s.document_password.empty())
+    r.form.push_back({"document_password", s.document_password, "", ""});
+  if (!s.sample_type.empty()) r.form.push_back({"sample_type", s.sample_type, "", ""});
+  if (s.shareable) r.form.push_back({"shareable", *s.shareable ? "true" : "false", "", ""});
+  if (s.max_jobs) r.form.push_back({"max_jobs", std::to_string(*s.max_jobs), "", ""});
+  return r;
+}
+
+Result<SubmitResult> Client::Submit(const SubmitRequest& s) {
+  auto data = Data(SubmitHttpRequest(s), "submit the sample");
   if (!data) return data.error();
   return ParseSubmitResult(*data);
+}
+
+Result<Json> Client::SubmitRaw(const SubmitRequest& s) {
+  auto data = Data(SubmitHttpRequest(s), "submit the sample");
+  if (!data) return data.error();
+  if (!data->is_object()) {
+    return MakeError(ErrorCode::kProtocol,
+                     "VMRay answer to submit the sample: data is not an object");
+  }
+  return data;
+}
+
+Result<Json> Client::SampleRaw(int64_t sample_id) {
+  return Data(Get(fmt::format("/rest/sample/{}", sample_id), "sample.get"), "read the sample");
+}
+
+Result<Json> Client::SubmissionRaw(int64_t submission_id) {
+  return Data(Get(fmt::format("/rest/submission/{}", submission_id), "submission.get"),
+              "read the submission");
+}
+
+Result<Json> Client::SamplesByHashRaw(const std::string& hash) {
+  const std::string type = HashType(hash);
+  if (type.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "not an MD5, SHA-1 or SHA-256 hash: " + hash.substr(0, 80));
+  }
+  auto items = List(Get(fmt::format("/rest/sample/{}/{}", type, hash), "sample.by_hash"),
+                    "look up the hash");
+  if (!items) return items.error();
+  return Json(std::move(*items));
+}
+
+Result<Json> Client::SubmissionsOfSampleRaw(int64_t sample_id) {
+  auto items =
+      List(Get(fmt::format("/rest/submission/sample/{}", sample_id), "submission.by_sample"),
+           "list the sample's submissions");
+  if (!items) return items.error();
+  return Json(std::move(*items));
+}
+
+Result<Json> Client::VtisRaw(int64_t sample_id) {
+  return Data(Get(fmt::format("/rest/sample/{}/vtis", sample_id), "sample.vtis"), "read the VTIs");
+}
+
+Result<Json> Client::ThreatIndicatorsRaw(int64_t sample_id) {
+  return Data(
+      Get(fmt::format("/rest/sample/{}/threat_indicators", sample_id), "sample.threat_indicators"),
+      "read the threat indicators");
+}
+
+Result<Json> Client::AnalysesOfSampleRaw(int64_t sample_id, std::optional<int64_t> limit) {
+  std::string path = fmt::format("/rest/analysis/sample/{}", sample_id);
+  if (limit) path += fmt::format("?_limit={}", *limit);
+  auto items = List(Get(path, "analysis.by_sample"), "list the sample's analyses");
+  if (!items) return items.error();
+  return Json(std::move(*items));
 }
 
 Result<Submission> Client::GetSubmission(int64_t submission_id) {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,12 @@ struct SubmitRequest {
   std::vector<std::string> tags;
   std::string comment;
   Json user_config = Json::object();  // e.g. {"timeout": 120}
+  // Sent only when set: the enrichment API passes these through from its callers.
+  std::string archive_password;
+  std::string document_password;
+  std::string sample_type;
+  std::optional<bool> shareable;
+  std::optional<int64_t> max_jobs;
 };
 
 // GET /rest/api_key/quota. The shape is known from one public client only (polarityio/vmray):
@@ -54,6 +61,17 @@ class Client {
   using SubmissionPage = std::function<Status(std::vector<Submission>& page)>;
   Status FinishedSubmissions(TimePoint from, TimePoint to, const std::string& verdict,
                              const SubmissionPage& on_page);
+  // VMRay's `data` payload unchanged, for the enrichment API, which hands it to its callers as
+  // the original function app did.
+  Result<Json> SubmitRaw(const SubmitRequest& request);
+  Result<Json> SampleRaw(int64_t sample_id);
+  Result<Json> SubmissionRaw(int64_t submission_id);
+  Result<Json> SamplesByHashRaw(const std::string& hash);  // array; [] when never seen
+  Result<Json> SubmissionsOfSampleRaw(int64_t sample_id);  // array
+  Result<Json> VtisRaw(int64_t sample_id);
+  Result<Json> ThreatIndicatorsRaw(int64_t sample_id);
+  // `limit` unset: no _limit parameter (the original sent a null one).
+  Result<Json> AnalysesOfSampleRaw(int64_t sample_id, std::optional<int64_t> limit);
   // Read-only check that the URL and key work (system_info).
   Status HealthCheck();
 
@@ -68,10 +86,14 @@ class Client {
   Result<std::vector<Json>> List(http::Request request, const std::string& what);
   Status Pages(http::Request request, const std::string& what,
                const std::function<Status(Json& data)>& on_page);
+  http::Request SubmitHttpRequest(const SubmitRequest& s) const;
 
   std::string base_url_;
   std::shared_ptr<http::Pipeline> pipeline_;
 };
+
+// "md5", "sha1" or "sha256" by length and hex digits; empty when it is none of them.
+std::string HashType(std::string_view hash);
 
 // VMRay tags allow letters, digits and _.:- (threat names like "Trojan:Win32/X!ml" are not).
 std::string SanitizeTag(std::string_view tag);
