@@ -134,7 +134,9 @@ struct OpsConfig {
 
 struct MailConfig {
   bool enabled = false;
+  std::string transport = "smtp";  // smtp | graph
   std::string smtp_url;
+  std::string graph_sender;
   bool require_starttls = true;
   std::string username;
   Secret<> password;
