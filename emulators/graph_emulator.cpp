@@ -59,8 +59,13 @@ void GraphEmulator::SetIncidentLookup(IncidentLookup lookup) {
 void GraphEmulator::RegisterRoutes() {
   const std::string incidents = R"(/v1\.0/security/incidents(/.*)?)";
   auto handle = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  const std::string send_mail = R"(/v1\.0/users/[^/]+/sendMail)";
+  auto mail = [this](const httplib::Request& req, httplib::Response& res) {
+    HandleSendMail(req, res);
+  };
   for (const char* method : {"GET", "POST", "PATCH", "DELETE", "PUT"}) {
     On(method, incidents, handle);
+    On(method, send_mail, mail);
   }
 }
 
@@ -291,12 +296,13 @@ Json GraphEmulator::StateJson() const {
   std::lock_guard lock(state_mutex());
   Json incidents = Json::array();
   for (const auto& [_, i] : incidents_) incidents.push_back(i);
-  return {{"incidents", incidents}};
+  return {{"incidents", incidents}, {"sent_mail", sent_mail_}};
 }
 
 void GraphEmulator::ResetState() {
   std::lock_guard lock(state_mutex());
   incidents_.clear();
+  sent_mail_ = Json::array();
 }
 
 }  // namespace vc::emu

@@ -1,4 +1,5 @@
-// Microsoft Graph security incidents emulator (v1.0): GET /v1.0/security/incidents/{id},
+// Microsoft Graph emulator (v1.0): sendMail (graph_mail.cpp) and security incidents: GET
+// /v1.0/security/incidents/{id},
 // PATCH of customTags (the list is replaced as a whole, as in Graph) and POST of an
 // alertComment to /v1.0/security/incidents/{id}/comments. The incident answers carry
 // customTags[] and comments[] so a client can read what is there before it writes.
@@ -35,7 +36,8 @@ class GraphEmulator final : public EmulatorServer {
   // Seed: {"incidents": [{"id": 4242, "customTags": ["analyst-tag"], "comments": [{"comment":
   // "...", "createdByDisplayName": "..."}]}]}. An id that exists already is replaced.
   std::optional<std::string> Seed(const Json& seed) override;
-  // {"incidents": [{"id", "displayName", "customTags", "comments", ...}]} by id.
+  // {"incidents": [{"id", "displayName", "customTags", "comments", ...}] by id, "sent_mail":
+  // [{"mailbox", "form": "mime"|"json", "message_id", "subject", "to", "mime" | "message"}]}.
   Json StateJson() const override;
   void ResetState() override;
 
@@ -48,6 +50,8 @@ class GraphEmulator final : public EmulatorServer {
 
  private:
   void Handle(const httplib::Request& req, httplib::Response& res);
+  // POST /v1.0/users/{id}/sendMail (graph_mail.cpp).
+  void HandleSendMail(const httplib::Request& req, httplib::Response& res);
   bool Authenticate(const httplib::Request& req, httplib::Response& res);
   // The incident, made from the MDE alerts on first use; null when there is none.
   Json* Find(int64_t id);
@@ -61,6 +65,7 @@ class GraphEmulator final : public EmulatorServer {
   IncidentLookup lookup_;
   // Under state_mutex().
   std::map<int64_t, Json> incidents_;
+  Json sent_mail_ = Json::array();  // what sendMail accepted, oldest first
 };
 
 }  // namespace vc::emu

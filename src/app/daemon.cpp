@@ -5,7 +5,9 @@
 
 #include <algorithm>
 
+#include "clients/graph/mail.hpp"
 #include "clients/mail/address.hpp"
+#include "clients/mail/smtp_sender.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/polling.hpp"
@@ -192,15 +194,19 @@ Status Daemon::Open() {
       config_.defender.api_base_url, http::MakeServicePipeline(mde_pipe, transport, clock_, random),
       http::MakeServicePipeline(download_pipe, transport, clock_, random));
 
-  if (config_.defender.incidents.tags || config_.defender.incidents.comments) {
-    // Same app registration, another audience: Graph takes only Graph tokens.
+  // Same app registration, another audience: Graph takes only Graph tokens.
+  std::shared_ptr<http::Pipeline> graph_pipeline;
+  const bool mail_by_graph = config_.mail.enabled && config_.mail.transport == "graph";
+  if (config_.defender.incidents.tags || config_.defender.incidents.comments || mail_by_graph) {
     http::ServicePipelineOptions graph_pipe = mde_pipe;
     graph_pipe.limiters = nullptr;  // the MDE limits are not Graph's
     graph_pipe.credential =
         std::make_shared<auth::EntraCredential>(tokens_, config_.defender.incidents.graph_resource);
-    graph_ = std::make_unique<graph::IncidentClient>(
-        config_.defender.incidents.graph_base_url,
-        http::MakeServicePipeline(graph_pipe, transport, clock_, random));
+    graph_pipeline = http::MakeServicePipeline(graph_pipe, transport, clock_, random);
+  }
+  if (config_.defender.incidents.tags || config_.defender.incidents.comments) {
+    graph_ = std::make_unique<graph::IncidentClient>(config_.defender.incidents.graph_base_url,
+                                                     graph_pipeline);
   }
 
   if (config_.feed.enabled) {
@@ -250,16 +256,23 @@ Status Daemon::Open() {
                          "mail.from / mail.to: " + valid.error().message);
       }
     }
-    mail::SmtpOptions smtp;
-    smtp.url = config_.mail.smtp_url;
-    smtp.require_starttls = config_.mail.require_starttls;
-    smtp.username = config_.mail.username;
-    smtp.password = config_.mail.password;
-    smtp.ca_file = config_.http.ca_file;
-    smtp.connect_timeout = Millis(config_.http.connect_timeout_seconds * 1000LL);
-    smtp.request_timeout = Millis(config_.http.request_timeout_seconds * 1000LL);
+    std::shared_ptr<const mail::MailSender> sender;
+    if (mail_by_graph) {
+      sender = std::make_shared<graph::GraphMailSender>(config_.defender.incidents.graph_base_url,
+                                                        config_.mail.graph_sender, graph_pipeline);
+    } else {
+      mail::SmtpOptions smtp;
+      smtp.url = config_.mail.smtp_url;
+      smtp.require_starttls = config_.mail.require_starttls;
+      smtp.username = config_.mail.username;
+      smtp.password = config_.mail.password;
+      smtp.ca_file = config_.http.ca_file;
+      smtp.connect_timeout = Millis(config_.http.connect_timeout_seconds * 1000LL);
+      smtp.request_timeout = Millis(config_.http.request_timeout_seconds * 1000LL);
+      sender = std::make_shared<mail::SmtpSender>(std::move(smtp));
+    }
     scheduler_->Register(write_back(std::make_shared<defender::MailNotifier>(
-        std::move(smtp), defender::MailSettings{config_.mail.from, config_.mail.to}, *store_)));
+        std::move(sender), defender::MailSettings{config_.mail.from, config_.mail.to}, *store_)));
   }
   if (blob_) {
     scheduler_->Register(std::make_shared<defender::BlobDeleter>(*blob_));

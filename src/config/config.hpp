@@ -144,7 +144,9 @@ struct EnrichmentConfig {
 
 struct MailConfig {
   bool enabled = false;
+  std::string transport = "smtp";  // smtp | graph
   std::string smtp_url;
+  std::string graph_sender;
   bool require_starttls = true;
   std::string username;
   Secret<> password;

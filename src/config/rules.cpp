@@ -94,6 +94,23 @@ void CheckRules(Collected& out) {
                             "/var/lib/vmray-connector/state.db"});
   }
 
+  // The mail transport decides which of its settings are needed.
+  if (std::get<bool>(Get(out, "mail.enabled").value) && !HasProblem(out, "mail.transport")) {
+    const bool graph = std::get<std::string>(Get(out, "mail.transport").value) == "graph";
+    const char* needed = graph ? "mail.graph_sender" : "mail.smtp_url";
+    const Setting& setting = Get(out, needed);
+    if (IsUnset(setting.value) && !HasProblem(out, needed)) {
+      out.problems.push_back(
+          {needed, setting.source,
+           graph ? std::string("missing; name the mailbox that sends (user principal name or "
+                               "object id; the app needs the Graph permission Mail.Send), or "
+                               "set mail.transport = smtp")
+                 : std::string("missing; give the SMTP server (smtp://host:587 or "
+                               "smtps://host:465), or set mail.transport = graph, or set "
+                               "mail.enabled = false")});
+    }
+  }
+
   const Setting& ca_file = Get(out, "http.ca_file");
   const auto& ca_path = std::get<std::string>(ca_file.value);
   if (!ca_path.empty() && ::access(ca_path.c_str(), R_OK) != 0) {

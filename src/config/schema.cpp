@@ -372,9 +372,18 @@ const std::vector<KeySpec>& BuildSchema() {
       {VC_KEY(mail.enabled), .type = KeyType::kBool, .default_text = "false",
        .description = "Sends one e-mail per settled alert with its verdict and report link "
                       "(replaces the original's SendEmailNotification Logic App)."},
+      {VC_KEY(mail.transport), .type = KeyType::kEnum, .default_text = "smtp",
+       .description = "How mails leave: smtp (mail.smtp_url) or graph (Microsoft Graph sendMail "
+                      "from mail.graph_sender with the app registration of azure.*, which needs "
+                      "the application permission Mail.Send).",
+       .values = {"smtp", "graph"}},
       {VC_KEY(mail.smtp_url), .type = KeyType::kString, .default_text = "",
-       .description = "SMTP server, smtp://host:587 (STARTTLS) or smtps://host:465.",
-       .required_when = "mail.enabled"},
+       .description = "SMTP server, smtp://host:587 (STARTTLS) or smtps://host:465; needed when "
+                      "mail.transport = smtp."},
+      {VC_KEY(mail.graph_sender), .type = KeyType::kString, .default_text = "",
+       .description = "With mail.transport = graph: the mailbox that sends (user principal name "
+                      "or object id). Graph's base URL and audience are "
+                      "defender.incidents.graph_base_url and graph_resource."},
       {VC_KEY(mail.require_starttls), .type = KeyType::kBool, .default_text = "true",
        .description = "With smtp://, refuse to send unless the server upgrades to TLS; turn off "
                       "only for a relay on a trusted host."},

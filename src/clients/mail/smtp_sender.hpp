@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/mail/mail_sender.hpp"
 #include "clients/mail/mime.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -25,7 +26,7 @@ struct SmtpOptions {
   Millis request_timeout{60'000};
 };
 
-class SmtpSender {
+class SmtpSender final : public MailSender {
  public:
   explicit SmtpSender(SmtpOptions options);
 
@@ -35,7 +36,8 @@ class SmtpSender {
   Status Send(const std::string& from, const std::vector<std::string>& recipients,
               const std::string& mime) const;
   // Builds the MIME text (see BuildMime) and sends it to message.to.
-  Status Send(const MailMessage& message, TimePoint date, const std::string& message_id) const;
+  Status Send(const MailMessage& message, TimePoint date,
+              const std::string& message_id) const override;
 
  private:
   SmtpOptions options_;

@@ -70,7 +70,7 @@ jobs::Delivery MailNotifier::Deliver(const store::OutboxItem& item, TimePoint no
       summaries.size() == 1 ? mail::AlertMail(summaries.front(), settings_.from, settings_.to)
                             : mail::DigestMail(summaries, settings_.from, settings_.to);
   const std::string message_id = mail::MessageIdFor(item.idempotency_key, DomainOf(settings_.from));
-  auto sent = sender_.Send(message, now, message_id);
+  auto sent = sender_->Send(message, now, message_id);
   if (sent) {
     return FinalDelivery(jobs::Delivery::Outcome::kDone,
                          fmt::format("mail sent to {} recipient(s)", settings_.to.size()));

@@ -6,10 +6,11 @@
 // and mail systems drop the copy.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "clients/mail/smtp_sender.hpp"
+#include "clients/mail/mail_sender.hpp"
 #include "jobs/handler.hpp"
 #include "store/store.hpp"
 
@@ -26,13 +27,15 @@ struct MailSettings {
 
 class MailNotifier final : public jobs::OutboxHandler {
  public:
-  MailNotifier(mail::SmtpOptions smtp, MailSettings settings, store::Store& store)
-      : sender_(std::move(smtp)), settings_(std::move(settings)), store_(store) {}
+  // `sender`: SMTP (mail.transport = smtp) or Graph sendMail (graph).
+  MailNotifier(std::shared_ptr<const mail::MailSender> sender, MailSettings settings,
+               store::Store& store)
+      : sender_(std::move(sender)), settings_(std::move(settings)), store_(store) {}
   std::string kind() const override { return std::string(kMailKind); }
   jobs::Delivery Deliver(const store::OutboxItem& item, TimePoint now) override;
 
  private:
-  mail::SmtpSender sender_;
+  std::shared_ptr<const mail::MailSender> sender_;
   MailSettings settings_;
   store::Store& store_;
 };

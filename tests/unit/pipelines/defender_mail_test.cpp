@@ -1,6 +1,8 @@
 // E-mail notification of settled alerts, received by a real SMTP server (aiosmtpd): one mail per
 // alert however many evidences it has, sent only after all of them settled, with alert text
 // escaped and unable to add headers.
+#include "clients/mail/mime.hpp"
+#include "config/config.hpp"
 #include "pipeline_test_support.hpp"
 #include "smtp_test_server.hpp"
 
@@ -97,6 +99,54 @@ TEST_F(DefenderMail, SmtpServerDownKeepsTheMailQueuedWithTheReason) {
   }
   EXPECT_TRUE(pending);
   EXPECT_TRUE(probe.Messages().empty());
+}
+
+// mail.transport = graph: the same MIME mail goes through Graph sendMail (base64 MIME form),
+// from the configured mailbox, with a Graph token; a throttled send waits for Retry-After and
+// the mail is still sent once, with the Message-ID derived from its outbox key.
+TEST_F(DefenderMail, GraphSendMailCarriesTheSameMimeOnce) {
+  emu::FaultRule throttled = Fault("POST", "^/v1.0/users/.*/sendMail$", 429);
+  throttled.retry_after = "7";
+  SeedVmraySample(kKnown, "malicious", Hours(1));
+  Json a1 = Alert("a1", kKnown, "known.exe");
+  a1["title"] = "Evil <b>title</b>\r\nBcc: evil@example.com";
+  SeedMde({a1}, Device({}));
+  h().emulators().graph().AddFault(throttled);
+  auto d = h().OpenDaemon({{"VMRAY_CONNECTOR_MAIL_ENABLED", "true"},
+                           {"VMRAY_CONNECTOR_MAIL_TRANSPORT", "graph"},
+                           {"VMRAY_CONNECTOR_MAIL_GRAPH_SENDER", "soc-bot@contoso.com"},
+                           {"VMRAY_CONNECTOR_MAIL_FROM", "soc-bot@contoso.com"},
+                           {"VMRAY_CONNECTOR_MAIL_TO", "soc@example.com,lead@example.org"}});
+  ASSERT_TRUE(Run(*d));
+
+  const Json sent = h().emulators().graph().StateJson()["sent_mail"];
+  ASSERT_EQ(sent.size(), 1u) << sent.dump(2);
+  EXPECT_EQ(sent[0]["mailbox"], "soc-bot@contoso.com");
+  EXPECT_EQ(sent[0]["form"], "mime");
+  EXPECT_EQ(sent[0]["to"], "soc@example.com, lead@example.org");
+  EXPECT_EQ(sent[0]["message_id"], "<" + mail::MessageIdFor("mail:a1", "contoso.com") + ">");
+  const std::string mime = sent[0]["mime"];
+  EXPECT_NE(mime.find(kKnown), std::string::npos);
+  EXPECT_EQ(mime.find("<b>title"), std::string::npos) << "alert text is escaped";
+  EXPECT_EQ(mime.find("\r\nBcc:"), std::string::npos) << "alert text cannot add a header";
+  const auto sends = CallsTo(h().emulators().graph(), "POST", "/v1.0/users/.*/sendMail");
+  ASSERT_EQ(sends.size(), 2u) << "one throttled, one accepted";
+  ExpectNoEmulatorAssertions();
+}
+
+TEST_F(DefenderMail, GraphTransportNeedsTheSendingMailbox) {
+  config::LoadOptions load;
+  load.environment = h().Environment({{"VMRAY_CONNECTOR_MAIL_ENABLED", "true"},
+                                      {"VMRAY_CONNECTOR_MAIL_TRANSPORT", "graph"},
+                                      {"VMRAY_CONNECTOR_MAIL_FROM", "soc-bot@contoso.com"},
+                                      {"VMRAY_CONNECTOR_MAIL_TO", "soc@example.com"}});
+  const auto loaded = config::LoadConfig(load);
+  std::vector<std::string> paths;
+  for (const auto& p : loaded.problems) paths.push_back(p.path);
+  EXPECT_EQ(paths, std::vector<std::string>{"mail.graph_sender"})
+      << "SMTP is not needed with the graph transport";
+  ASSERT_FALSE(loaded.problems.empty());
+  EXPECT_NE(loaded.problems[0].message.find("Mail.Send"), std::string::npos);
 }
 
 TEST_F(DefenderMail, BadRecipientIsAConfigurationErrorAtStart) {
