@@ -20,6 +20,7 @@
 #include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
+#include "pipelines/sentinel_feed/stix_mapping.hpp"
 #include "version.hpp"
 
 namespace vc::app {
@@ -431,7 +432,27 @@ Status Daemon::OpenEnrichment() {
   o.max_body_bytes = e.max_body_bytes;
   o.operations.resubmit = e.resubmit;
   o.operations.max_file_bytes = config_.vmray.max_file_size_bytes;
-  // o.operations.custom_resp: the Sentinel TI feed's STIX mapping, once it is merged.
+  // custom_resp of GetVMRayIOCs: the Sentinel TI feed's STIX mapping with the enrichment app's
+  // labels, built fresh per call (the original's list grew across calls). The benign
+  // allow-list of the MDE indicators applies here too.
+  auto allow_list = defender::AllowList::Build(config_.defender.indicators.allow_list);
+  if (!allow_list) return allow_list.error();
+  o.operations.custom_resp =
+      [allow = std::make_shared<const defender::AllowList>(std::move(*allow_list)),
+       base_url = config_.vmray.base_url, default_days = config_.defender.indicators.expiration_days,
+       clock = &clock_](const enrichment::IocsInput& in, const Json& api_resp) -> Result<Json> {
+    sentinel_feed::StixOptions so;
+    so.vmray_base_url = base_url;
+    so.verdicts = in.sample_verdict.value_or(std::vector<std::string>{});
+    so.expiration_days = in.valid_until_days.value_or(default_days);
+    so.now = clock->Now();
+    so.incident_label = in.incident_id.empty() ? std::string("None") : in.incident_id;
+    const auto mapping = sentinel_feed::MapIocsToStix(
+        api_resp, {in.sample_id, in.submission_id.value_or(0)}, so, *allow);
+    Json out = Json::array();
+    for (const auto& indicator : mapping.indicators) out.push_back(indicator.object);
+    return out;
+  };
   enrichment_ = std::make_unique<enrichment::EnrichmentServer>(std::move(o), *vmray_);
   return enrichment_->Bind();
 }

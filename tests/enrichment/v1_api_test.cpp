@@ -46,7 +46,7 @@ TEST_F(V1Test, SampleRoutes) {
   const std::string content = "v1 sample content";
   const int64_t id = SeedSample(content, "malicious");
   const std::string base = "/api/v1/samples/" + std::to_string(id);
-  for (const std::string path :
+  for (const std::string& path :
        {base, base + "/vtis", base + "/threat-indicators", base + "/analyses?limit=2",
         base + "/iocs", "/api/v1/samples/by-hash/" + Sha256Hex(content)}) {
     auto r = GetWithKey(path);

@@ -196,10 +196,16 @@ StixMapping MapIocsToStix(const Json& data, const SampleRef& sample, const StixO
     std::vector<std::string> labels = {fmt::format("sample_id: {}", sample.sample_id),
                                        fmt::format("submission_id: {}", sample.submission_id)};
     const auto threat_names = Strings(entry, "threat_names");
-    if (!threat_names.empty()) labels.push_back("threat_names: " + Join(threat_names, ", "));
     const auto classifications = Strings(entry, "classifications");
-    if (!classifications.empty())
-      labels.push_back("Classifications: " + Join(classifications, ", "));
+    if (options.incident_label) {
+      labels.push_back("incident_id: " + *options.incident_label);
+      if (!threat_names.empty()) labels.push_back("threat_names: " + Join(threat_names, ","));
+      labels.insert(labels.end(), classifications.begin(), classifications.end());
+    } else {
+      if (!threat_names.empty()) labels.push_back("threat_names: " + Join(threat_names, ", "));
+      if (!classifications.empty())
+        labels.push_back("Classifications: " + Join(classifications, ", "));
+    }
     Json object = {
         {"type", "indicator"},
         {"spec_version", "2.1"},

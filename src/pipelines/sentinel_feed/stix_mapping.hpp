@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,6 +37,10 @@ struct StixOptions {
   int expiration_days = 30;           // valid_until = now + days (IndicatorExpirationInDays)
   TimePoint now{};
   bool revoked = false;  // re-upload of an earlier indicator to withdraw it
+  // Set by the enrichment route GetVMRayIOCs: its labels as the original's enrichment app made
+  // them (sample_id, submission_id, "incident_id: <number or None>", threat names joined by ","
+  // and each classification as a label of its own) instead of the feed's.
+  std::optional<std::string> incident_label;
 };
 
 // Whose IOCs these are (labels, description, external reference).

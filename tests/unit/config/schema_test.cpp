@@ -106,7 +106,8 @@ TEST(ConfigSchema, OriginalNamesAreTheDocumentedOnes) {
                                     "AddAlertIdTags",
                                     "AzureWorkspaceID",
                                     "Polling",
-                                    "VmrayInitialFetchDate"};
+                                    "VmrayInitialFetchDate",
+                                    "Resubmit"};
   std::set<std::string> actual;
   for (const auto& spec : Schema()) {
     if (!spec.original_name.empty()) actual.emplace(spec.original_name);
@@ -139,14 +140,14 @@ TEST(ConfigSchema, SecretsAreTheCredentials) {
   }
   EXPECT_EQ(secrets, (std::set<std::string>{"azure.client_secret", "vmray.api_key",
                                             "storage.connection_string", "storage.account_key",
-                                            "mail.password"}));
+                                            "mail.password", "enrichment.function_key"}));
 }
 
 TEST(ConfigSchema, SectionsListParentsBeforeChildren) {
   EXPECT_EQ(Sections(), (std::vector<std::string>{
                             "azure", "http", "vmray", "defender", "defender.live_response",
                             "defender.quarantine", "defender.indicators", "defender.incidents",
-                            "feed", "storage", "store", "daemon", "ops", "mail", "log"}));
+                            "feed", "storage", "store", "daemon", "ops", "enrichment", "mail", "log"}));
   EXPECT_EQ(SectionOf("defender.live_response.poll_interval_seconds"), "defender.live_response");
   EXPECT_EQ(LeafOf("defender.live_response.poll_interval_seconds"), "poll_interval_seconds");
 }

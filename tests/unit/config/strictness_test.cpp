@@ -153,10 +153,9 @@ TEST(ConfigStrict, UnsupportedOriginalSettingsGiveWarningsNotProblems) {
   auto result = LoadEnv(With(RequiredEnv(), {{"DefenderIndicatorAction", "Audit"},
                                              {"StorageAccount", "account"},
                                              {"VmrayResubmit", "True"},
-                                             {"Resubmit", "True"},
                                              {"LogLevel", "DEBUG"}}));
   ASSERT_TRUE(result.config) << Dump(result);
-  ASSERT_EQ(result.warnings.size(), 5u) << Dump(result);
+  ASSERT_EQ(result.warnings.size(), 4u) << Dump(result);
   for (const auto& warning : result.warnings) {
     EXPECT_THAT(warning, HasSubstr("recognises but does not support yet; it is ignored"));
   }
