@@ -188,8 +188,10 @@ TEST_F(CompatTest, ReadRoutesHandVmrayDataThroughWithTheKeysThePlaybooksUse) {
   auto vtis = PostJson("/api/GetVMRayVTIs", {{"sample_id", id}});
   ASSERT_TRUE(vtis);
   ASSERT_EQ(vtis->status, 200) << vtis->body;
-  ASSERT_TRUE(BodyJson(vtis)["threat_indicators"].is_array());
-  for (const auto& v : BodyJson(vtis)["threat_indicators"]) {
+  // Held in a variable: a range-for over a member of a temporary reads freed memory.
+  const Json vti_body = BodyJson(vtis);
+  ASSERT_TRUE(vti_body["threat_indicators"].is_array());
+  for (const auto& v : vti_body["threat_indicators"]) {
     for (const char* key : {"score", "category", "operation", "classifications"}) {
       EXPECT_TRUE(v.contains(key)) << key;
     }
