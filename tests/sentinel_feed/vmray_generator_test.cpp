@@ -27,14 +27,20 @@ TEST_F(FeedTest, GeneratedBacklogIsMappedWithoutLoss) {
   o.initial_fetch_days = 3;
   auto summary = Runner(o).RunOnce();
   ASSERT_TRUE(summary) << summary.error().ToString();
-  EXPECT_EQ(summary->submissions, 40);
-  EXPECT_EQ(summary->samples, 40);
+  // A sample finishing in a window's boundary second is read by both windows (read twice
+  // rather than never); every generated one is read.
+  EXPECT_GE(summary->submissions, 40);
+  EXPECT_LE(summary->submissions, 42);
+  EXPECT_EQ(emulators_->vmray().CountCalls("GET", "^/rest/sample/[0-9]+/iocs$"),
+            static_cast<size_t>(summary->samples));
   EXPECT_EQ(summary->skipped, 0);
   EXPECT_EQ(summary->rejected, 0);
   // 10 IOC entries a sample: 4 domains, 2 IPs, 3 URLs and a file with 3 hashes; family C2
   // domains repeat across samples and are uploaded once.
   const auto objects = Objects();
-  EXPECT_EQ(static_cast<int64_t>(objects.size()), summary->indicators);
+  // Per-window counts: an indicator of two windows is uploaded (updated) twice.
+  EXPECT_LE(static_cast<int64_t>(objects.size()), summary->indicators);
+  EXPECT_EQ(summary->uploaded, summary->indicators);
   EXPECT_GT(objects.size(), 40u * 10);
   EXPECT_LE(objects.size(), 40u * 12);
   bool ipv6 = false, quote = false, sha256 = false;
