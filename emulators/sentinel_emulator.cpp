@@ -174,10 +174,13 @@ SentinelEmulator::Options SentinelEmulator::Options::FromJson(const Json& j) {
       if (key == "max_objects") o.max_objects = value.get<int>();
       if (key == "requests_per_window") o.requests_per_window = value.get<int>();
       if (key == "window_ms") o.window_ms = value.get<int64_t>();
+    } else if (key == "keep_objects") {
+      if (!value.is_boolean()) throw std::invalid_argument("sentinel.keep_objects must be a bool");
+      o.keep_objects = value.get<bool>();
     } else {
       throw std::invalid_argument("unknown sentinel option '" + key +
                                   "' (known: audiences, workspaces, max_objects, "
-                                  "requests_per_window, window_ms)");
+                                  "requests_per_window, window_ms, keep_objects)");
     }
   }
   return o;
@@ -299,6 +302,9 @@ void SentinelEmulator::Upload(const httplib::Request& req, httplib::Response& re
                            options_.max_objects, objects.size()));
   }
   ++uploads_;
+  const TimePoint now = clock().Now();
+  if (!first_upload_) first_upload_ = now;
+  last_upload_ = now;
   Json errors = Json::array();
   for (size_t i = 0; i < objects.size(); ++i) {
     auto problems = ValidateObject(objects[i]);
@@ -308,7 +314,7 @@ void SentinelEmulator::Upload(const httplib::Request& req, httplib::Response& re
       continue;
     }
     const std::string id = objects[i]["id"].get<std::string>();
-    objects_[id] = objects[i];
+    if (options_.keep_objects) objects_[id] = objects[i];
     ++upload_counts_[id];
   }
   res.status = 200;
@@ -396,10 +402,16 @@ Json SentinelEmulator::StateJson() const {
   std::lock_guard lock(state_mutex());
   Json objects = Json::array();
   for (const auto& [_, o] : objects_) objects.push_back(o);
+  auto time = [](const std::optional<TimePoint>& t) {
+    return t ? Json(FormatIso8601Millis(*t)) : Json(nullptr);
+  };
   return {{"objects", objects},
+          {"distinct_objects", upload_counts_.size()},
           {"uploads", uploads_},
           {"rejected", rejected_},
-          {"throttled", throttled_}};
+          {"throttled", throttled_},
+          {"first_upload", time(first_upload_)},
+          {"last_upload", time(last_upload_)}};
 }
 
 std::optional<std::string> SentinelEmulator::Seed(const Json& seed) {
@@ -425,6 +437,8 @@ void SentinelEmulator::ResetState() {
   upload_counts_.clear();
   requests_.clear();
   uploads_ = rejected_ = throttled_ = 0;
+  first_upload_.reset();
+  last_upload_.reset();
 }
 
 std::map<std::string, Json> SentinelEmulator::Objects() const {

@@ -32,15 +32,19 @@ class SentinelEmulator final : public EmulatorServer {
     int max_objects = 100;          // per request
     int requests_per_window = 100;  // per client, sliding window
     int64_t window_ms = 60000;      // a benchmark scales the minute down
-    // {"audiences", "workspaces", "max_objects", "requests_per_window", "window_ms"}; unknown
-    // keys or wrong types throw std::invalid_argument.
+    // False: only ids and upload counts are kept, not the objects (a benchmark uploads hundreds
+    // of thousands; tests keep them to inspect).
+    bool keep_objects = true;
+    // {"audiences", "workspaces", "max_objects", "requests_per_window", "window_ms",
+    //  "keep_objects"}; unknown keys or wrong types throw std::invalid_argument.
     static Options FromJson(const Json& j);
   };
 
   SentinelEmulator(Options options, Clock& clock, TokenRegistry& tokens);
 
-  // {"objects": [<accepted objects by id>], "uploads": <accepted requests>,
-  //  "rejected": <refused records>, "throttled": <429 answers>}
+  // {"objects": [<accepted objects by id>], "distinct_objects": <ids accepted>,
+  //  "uploads": <accepted requests>, "rejected": <refused records>, "throttled": <429 answers>,
+  //  "first_upload"/"last_upload": <times of the first and last accepted request, or null>}
   Json StateJson() const override;
   // Seed: {"objects": [<STIX objects>]}, stored as if uploaded.
   std::optional<std::string> Seed(const Json& seed) override;
@@ -76,6 +80,7 @@ class SentinelEmulator final : public EmulatorServer {
   int64_t uploads_ = 0;
   int64_t rejected_ = 0;
   int64_t throttled_ = 0;
+  std::optional<TimePoint> first_upload_, last_upload_;
 };
 
 }  // namespace vc::emu

@@ -6,6 +6,7 @@
 #include "core/time.hpp"
 #include "vmray_digest.hpp"
 #include "vmray_fixtures.hpp"
+#include "vmray_generator.hpp"
 
 namespace vc::emu::vmray {
 namespace {
@@ -356,6 +357,15 @@ Json IocsDocument(const Sample& s, std::optional<Verdict> only, bool all_artifac
   const Verdict v = s.outcome.verdict;
   const bool flagged = v == Verdict::kMalicious || v == Verdict::kSuspicious;
   auto wanted = [&](Verdict entry_verdict) { return !only || *only == entry_verdict; };
+  if (s.generated_iocs) {
+    const Json generated = GenerateIocs(s, *s.generated_iocs);
+    for (const auto& [family, entries] : generated.items()) {
+      for (const auto& e : entries) {
+        if (!only || ParseVerdict(e.value("verdict", "")) == only) iocs[family].push_back(e);
+      }
+    }
+    return {{"status", "finished"}, {"iocs", std::move(iocs)}};
+  }
   if (s.seeded_iocs) {
     for (const auto& [family, entries] : s.seeded_iocs->items()) {
       iocs[family] = Json::array();

@@ -833,10 +833,10 @@ void VmrayEmulator::GetAnalysisView(const httplib::Request& req, httplib::Respon
 // State
 
 std::optional<std::string> VmrayEmulator::Seed(const Json& seed) {
-  auto parsed = vmray::ParseSeed(seed);
+  const TimePoint now = clock().Now();
+  auto parsed = vmray::ParseSeed(seed, now);
   if (!parsed) return parsed.error().message;
   vmray::SeedDocument& doc = *parsed;
-  const TimePoint now = clock().Now();
 
   std::lock_guard lock(state_mutex());
   // Check the references before changing anything, so a bad seed leaves the state as it was.
@@ -901,7 +901,28 @@ std::optional<std::string> VmrayEmulator::Seed(const Json& seed) {
   }
   for (auto& [key, outcome] : doc.verdicts) seeded_verdicts_[key] = std::move(outcome);
   soft_error_for_.insert(doc.soft_error_for.begin(), doc.soft_error_for.end());
+  if (doc.generate) GenerateLocked(*doc.generate);
   return std::nullopt;
+}
+
+void VmrayEmulator::GenerateLocked(const vmray::GenerateSpec& spec) {
+  for (int64_t i = 0; i < spec.count; ++i) {
+    vmray::GeneratedSample g = vmray::GenerateSample(spec, i);
+    // A hash seen before (same seed twice) gets one more submission, like a resubmitted file.
+    Sample* s = nullptr;
+    if (auto it = sample_by_sha256_.find(g.sha256); it != sample_by_sha256_.end()) {
+      s = &samples_.at(it->second);
+    } else {
+      s = &CreateSampleLocked(g.sha256, g.sha1, g.md5);
+      s->created = g.finished - std::chrono::minutes(5);
+      s->type = "Windows Exe (x86-32)";
+      s->filename = g.filename;
+    }
+    s->generated_iocs = vmray::GeneratedIocs{spec.seed, i, spec.iocs_per_sample};
+    Submission& sub = CreateSubmissionLocked(*s, g.finished - std::chrono::minutes(5));
+    sub.job_started = g.finished - std::chrono::minutes(4);
+    FinishLocked(sub, g.finished, g.outcome);
+  }
 }
 
 Json VmrayEmulator::StateJson() const {

@@ -14,7 +14,9 @@
 //                 "iocs": opt {"domains": [...], "ips": [...], ...} (served as given)}],
 //    "verdicts": {"<sha256 or url>": {"verdict": ..., "classifications": opt,
 //                                     "threat_names": opt, "vti_score": opt}},
-//    "soft_error_for": ["<sha256>", ...]}
+//    "soft_error_for": ["<sha256>", ...],
+//    "generate": {"count": n, "iocs_per_sample": opt 10, "seed": opt 1,
+//                 "from": opt "YYYY-MM-DDTHH:MM:SS", "to": opt ...} (vmray_generator.hpp)}
 // A seeded sample gets one finished submission and analysis (finish time = analysed_at). With
 // "pending": true it gets one submission created now that is still running instead; it finishes
 // like a submitted one (finish_after_polls, analysis_ms) with the seeded verdict.
@@ -38,6 +40,7 @@
 #include "core/secret.hpp"
 #include "emulator_server.hpp"
 #include "token_registry.hpp"
+#include "vmray_generator.hpp"
 #include "vmray_model.hpp"
 
 namespace vc::emu {
@@ -138,6 +141,8 @@ class VmrayEmulator final : public EmulatorServer {
                       std::shared_ptr<const std::vector<int64_t>> ids, size_t offset);
   std::optional<Json> ListItemLocked(ListKind kind, int64_t id) const;
   void ClearLocked();
+  // Seed "generate": finished samples whose IOCs are derived per request.
+  void GenerateLocked(const vmray::GenerateSpec& spec);
 
   Options options_;
   [[maybe_unused]] TokenRegistry& tokens_;  // VMRay uses api keys, not Entra tokens

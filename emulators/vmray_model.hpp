@@ -25,6 +25,13 @@ std::string_view SeverityName(Verdict verdict);
 // Exactly "YYYY-MM-DDTHH:MM:SS" (UTC), the only time format VMRay's API reads and writes.
 std::optional<TimePoint> ParseVmrayTime(std::string_view text);
 
+// IOCs derived on request from a generator seed instead of stored (vmray_generator.hpp).
+struct GeneratedIocs {
+  uint64_t seed = 0;
+  int64_t index = 0;
+  int count = 0;
+};
+
 // The result of an analysis, copied to the sample when its submission finishes.
 struct Outcome {
   Verdict verdict = Verdict::kNotAvailable;
@@ -47,9 +54,10 @@ struct Sample {
   TimePoint created;
   Outcome outcome;  // of the last finished submission; kNotAvailable before
   std::vector<int64_t> child_ids, parent_ids;
-  std::vector<int64_t> analysis_ids;       // every finished analysis, oldest first
-  std::vector<int64_t> last_analysis_ids;  // those of the last finished submission
-  std::optional<Json> seeded_iocs;         // IOC families from the seed, served as given
+  std::vector<int64_t> analysis_ids;            // every finished analysis, oldest first
+  std::vector<int64_t> last_analysis_ids;       // those of the last finished submission
+  std::optional<Json> seeded_iocs;              // IOC families from the seed, served as given
+  std::optional<GeneratedIocs> generated_iocs;  // derived per request (benchmarks)
 };
 
 struct Submission {

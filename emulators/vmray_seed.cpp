@@ -113,10 +113,14 @@ Result<SeedSample> ReadSample(const Json& j, const std::string& path) {
 
 }  // namespace
 
-Result<SeedDocument> ParseSeed(const Json& seed) {
+Result<SeedDocument> ParseSeed(const Json& seed, TimePoint now) {
   if (!seed.is_object()) return Bad("seed: expected a JSON object");
-  VC_RETURN_IF_ERROR(OnlyKeys(seed, "seed", {"samples", "verdicts", "soft_error_for"}));
+  VC_RETURN_IF_ERROR(OnlyKeys(seed, "seed", {"samples", "verdicts", "soft_error_for", "generate"}));
   SeedDocument doc;
+  if (seed.contains("generate")) {
+    VC_ASSIGN_OR_RETURN(auto spec, ParseGenerateSpec(seed["generate"], now));
+    doc.generate = spec;
+  }
   if (seed.contains("samples")) {
     const Json& samples = seed["samples"];
     if (!samples.is_array()) return Bad("seed.samples: expected an array");

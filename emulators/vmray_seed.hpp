@@ -10,6 +10,7 @@
 
 #include "core/json.hpp"
 #include "core/result.hpp"
+#include "vmray_generator.hpp"
 #include "vmray_model.hpp"
 
 namespace vc::emu::vmray {
@@ -31,9 +32,11 @@ struct SeedDocument {
   std::vector<SeedSample> samples;
   std::map<std::string, Outcome> verdicts;  // key: lower-case sha256, or a URL as submitted
   std::vector<std::string> soft_error_for;  // lower-case sha256
+  std::optional<GenerateSpec> generate;     // synthetic finished samples (benchmarks)
 };
 
 // Errors are kInvalidArgument with the JSON path of the problem and what to write instead.
-Result<SeedDocument> ParseSeed(const Json& seed);
+// `now` gives the defaults of "generate".
+Result<SeedDocument> ParseSeed(const Json& seed, TimePoint now);
 
 }  // namespace vc::emu::vmray

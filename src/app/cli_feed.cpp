@@ -93,6 +93,7 @@ Result<std::unique_ptr<FeedServices>> BuildFeed(const config::Config& c, store::
   up.base_url = c.feed.api_base_url;
   up.workspace_id = c.feed.workspace_id;
   up.source_system = c.feed.source_system;
+  up.window = Millis(c.feed.rate_limit_window_ms);
   out->uploader = std::make_unique<sentinel::TiUploader>(
       up, http::MakeServicePipeline(ti_pipe, transport, clock, random), clock);
 

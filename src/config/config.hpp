@@ -165,6 +165,8 @@ struct FeedConfig {
   std::string source_system = "VMRayThreatIntelligence";
   int window_hours = 6;
   bool revoke_on_clean = true;
+  // The window of Sentinel's 100 uploads per minute; only a benchmark shortens it.
+  int rate_limit_window_ms = 60'000;
 };
 
 struct LogConfig {

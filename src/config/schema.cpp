@@ -300,6 +300,12 @@ const std::vector<KeySpec>& BuildSchema() {
       {VC_KEY(feed.revoke_on_clean), .type = KeyType::kBool, .default_text = "true",
        .description = "When a later submission of a sample is clean, uploads the indicators "
                       "the feed took from that sample again with revoked: true."},
+      {VC_KEY(feed.rate_limit_window_ms), .type = KeyType::kInt, .default_text = "60000",
+       .description = "The window of Sentinel's limit of 100 STIX upload requests, in "
+                      "milliseconds; the uploader paces itself to 100 requests per window. "
+                      "Keep the real 60000 (100 per minute); a benchmark against the emulator "
+                      "shortens it together with the emulator's window to scale time.",
+       .min = 100, .max = 3'600'000},
 
       // [storage]
       {VC_KEY(storage.connection_string), .type = KeyType::kSecret, .default_text = "",

@@ -121,24 +121,74 @@ Result<std::vector<RejectedObject>> ParseRecordErrors(const std::string& body,
 
 TiUploader::TiUploader(TiUploadOptions options, std::shared_ptr<http::Pipeline> pipeline,
                        Clock& clock)
-    : options_(std::move(options)),
-      pipeline_(std::move(pipeline)),
-      clock_(clock),
-      limiter_("sentinel.ti_upload", {{options_.requests_per_minute, options_.window}}, clock) {
+    : options_(std::move(options)), pipeline_(std::move(pipeline)), clock_(clock) {
+  if (options_.requests_per_minute < 1) options_.requests_per_minute = 1;
   std::string base = options_.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   url_ = fmt::format("{}/workspaces/{}/threat-intelligence-stix-objects:upload?api-version={}",
                      base, http::UrlEncode(options_.workspace_id), kStixApiVersion);
 }
 
+void TiUploader::RequestStop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+}
+
+Status TiUploader::Wait(Millis wait) {
+  const Error stopped =
+      MakeError(ErrorCode::kCancelled, "the STIX upload stopped: the connector is shutting down");
+  if (dynamic_cast<SystemClock*>(&clock_) != nullptr) {
+    std::unique_lock lock(stop_mu_);
+    if (stop_cv_.wait_for(lock, wait, [&] { return stop_; })) return stopped;
+    return Ok();
+  }
+  // A test clock moves on its own when slept on; nothing blocks.
+  {
+    std::lock_guard lock(stop_mu_);
+    if (stop_) return stopped;
+  }
+  clock_.SleepFor(wait);
+  return Ok();
+}
+
+Millis TiUploader::TakeSlot() {
+  std::lock_guard lock(pace_mu_);
+  const TimePoint now = clock_.Now();
+  while (!answered_.empty() && answered_.front() + options_.window <= now) answered_.pop_front();
+  const int used = static_cast<int>(answered_.size()) + in_flight_;
+  if (used < options_.requests_per_minute) {
+    ++in_flight_;
+    Metrics::Global().Set("vc_rate_limiter_utilisation", {{"limiter", "sentinel.ti_upload"}},
+                          static_cast<double>(used + 1) / options_.requests_per_minute);
+    return Millis{0};
+  }
+  if (answered_.empty()) return Millis{10};  // every slot is in flight: wait for an answer
+  return std::max(Millis{1}, std::chrono::ceil<Millis>(answered_.front() + options_.window - now));
+}
+
+void TiUploader::AnswerArrived() {
+  std::lock_guard lock(pace_mu_);
+  --in_flight_;
+  answered_.push_back(clock_.Now());
+}
+
 Result<http::Response> TiUploader::SendPaced(const std::string& body) {
   // Wait for our own slot first: a backfill runs at the limit, and the only waiting it does is
   // here, never in a 429.
-  for (Millis wait = limiter_.TryAcquire(); wait.count() > 0; wait = limiter_.TryAcquire()) {
-    clock_.SleepFor(wait);
+  for (Millis wait = TakeSlot(); wait.count() > 0; wait = TakeSlot()) {
+    VC_RETURN_IF_ERROR(Wait(wait));
   }
-  Metrics::Global().Set("vc_rate_limiter_utilisation", {{"limiter", limiter_.name()}},
-                        limiter_.Utilisation());
+  {
+    std::lock_guard lock(stop_mu_);
+    if (stop_) {
+      AnswerArrived();
+      return MakeError(ErrorCode::kCancelled,
+                       "the STIX upload stopped: the connector is shutting down");
+    }
+  }
   http::Request request;
   request.method = http::Method::kPost;
   request.url = url_;
@@ -148,7 +198,9 @@ Result<http::Response> TiUploader::SendPaced(const std::string& body) {
   request.idempotent = true;
   request.headers.Set("Content-Type", "application/json");
   request.body = body;
-  return pipeline_->Send(std::move(request));
+  auto response = pipeline_->Send(std::move(request));
+  AnswerArrived();
+  return response;
 }
 
 Result<UploadResult> TiUploader::UploadBatch(const std::vector<Json>& batch) {
@@ -171,7 +223,7 @@ Result<UploadResult> TiUploader::UploadBatch(const std::vector<Json>& batch) {
       if (wait <= options_.max_throttle_wait) {
         ++result.throttled;
         Metrics::Global().Inc("vc_sentinel_ti_throttled_total");
-        clock_.SleepFor(wait);
+        VC_RETURN_IF_ERROR(Wait(wait));
         continue;
       }
     }

@@ -102,7 +102,7 @@ Result<FeedSummary> FeedRunner::Backfill(TimePoint since, const FeedProgress& pr
 
 Result<FeedSummary> FeedRunner::RunRange(TimePoint from, TimePoint to,
                                          const FeedProgress& progress) {
-  stop_ = false;
+  // No reset of stop_ here: a stop requested just before a run starts must still hold.
   FeedSummary total;
   total.from = from;
   total.to = from;
@@ -110,6 +110,12 @@ Result<FeedSummary> FeedRunner::RunRange(TimePoint from, TimePoint to,
   while (start < to && !stop_) {
     const TimePoint end = std::min(to, start + options_.max_window);
     auto window = RunWindow(start, end);
+    if (!window && stop_ && window.error().code == ErrorCode::kCancelled) {
+      // Shutdown woke an upload wait: no failure, the window keeps its checkpoint.
+      spdlog::info("TI feed stopped for shutdown in window {} .. {}; the next start repeats it",
+                   FormatIso8601(start), FormatIso8601(end));
+      break;
+    }
     if (!window) return window.error();
     total.to = end;
     ++total.windows;

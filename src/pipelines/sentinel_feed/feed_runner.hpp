@@ -80,8 +80,13 @@ class FeedRunner {
 
   // The checkpoint in the store, if any.
   Result<std::optional<TimePoint>> Checkpoint();
-  // Asks a running RunOnce/Backfill to stop after the current window (daemon shutdown).
-  void RequestStop() { stop_ = true; }
+  // Stops the runner for good (daemon shutdown): a run stops after the current window, and at
+  // once when that window waits for an upload slot (the window then keeps its checkpoint); a
+  // run started afterwards does nothing.
+  void RequestStop() {
+    stop_ = true;
+    uploader_.RequestStop();
+  }
 
  private:
   FeedRunner(FeedOptions options, vmray::Client& vmray, sentinel::TiUploader& uploader,
