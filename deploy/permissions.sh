@@ -9,6 +9,9 @@
 # Feature flags (the connector setting that turns the feature on in brackets):
 #   --fetch-quarantined-files  Library.Manage, to upload the collection script  [FetchQuarantinedFiles]
 #   --indicators               Ti.ReadWrite.All, to create MDE indicators   [CreateIndicatorsInDefender]
+#   --response-actions         Machine.Isolate, Machine.Scan, Machine.StopAndQuarantine and
+#                              Machine.CollectForensics, for automated response actions
+#                              [defender.response_actions.*]
 #   --incident-updates         Graph SecurityIncident.ReadWrite.All, for incident tags and comments
 #                              [AddTagsToIncident, AddCommentsToIncident]
 #   --mail-read                Graph Mail.Read, to read the watched mailbox (mail attachments)
@@ -43,6 +46,7 @@ workspace=""
 defender=1
 quarantine=0
 indicators=0
+response_actions=0
 incidents=0
 mail_read=0
 mail_send=0
@@ -66,6 +70,7 @@ while (($#)); do
     --sentinel-workspace=*) workspace=${1#*=} ;;
     --fetch-quarantined-files) quarantine=1 ;;
     --indicators) indicators=1 ;;
+    --response-actions) response_actions=1 ;;
     --incident-updates) incidents=1 ;;
     --mail-read) mail_read=1 ;;
     --mail-send) mail_send=1 ;;
@@ -104,14 +109,18 @@ if ((defender)); then
 fi
 ((quarantine)) && grants+=("$kDefenderApi Library.Manage")
 ((indicators)) && grants+=("$kDefenderApi Ti.ReadWrite.All")
+if ((response_actions)); then
+  grants+=("$kDefenderApi Machine.Isolate" "$kDefenderApi Machine.Scan"
+    "$kDefenderApi Machine.StopAndQuarantine" "$kDefenderApi Machine.CollectForensics")
+fi
 ((incidents)) && grants+=("$kGraphApi SecurityIncident.ReadWrite.All")
 ((mail_read)) && grants+=("$kGraphApi Mail.Read")
 ((mail_send)) && grants+=("$kGraphApi Mail.Send")
 if ((${#grants[@]} == 0 && ti_feed == 0)); then
   fail_usage "nothing to grant: --no-defender without any feature flag"
 fi
-if ((!defender)) && ((quarantine || indicators)); then
-  fail_usage "--fetch-quarantined-files and --indicators are parts of the Defender alert job; drop --no-defender"
+if ((!defender)) && ((quarantine || indicators || response_actions)); then
+  fail_usage "--fetch-quarantined-files, --indicators and --response-actions are parts of the Defender alert job; drop --no-defender"
 fi
 
 # Quotes one argument for the printed script: bare when safe, else in double quotes. The role

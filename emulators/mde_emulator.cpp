@@ -150,6 +150,10 @@ void MdeEmulator::Dispatch(const httplib::Request& req, httplib::Response& res) 
     routes = {{"GET", &MdeEmulator::GetMachine, "get_machine", "Machine.Read.All"}};
   } else if (s.size() == 3 && is(0, "machines") && is(2, "runliveresponse")) {
     routes = {{"POST", &MdeEmulator::RunLiveResponse, "runliveresponse", "Machine.LiveResponse"}};
+  } else if (s.size() == 3 && is(0, "machines") && !ResponseActionPermission(s[2]).empty()) {
+    // Documented limits of each: 100 calls/min and 1,500/h.
+    routes = {{"POST", &MdeEmulator::RequestResponseAction, "machine_response_action",
+               ResponseActionPermission(s[2]).data()}};
   } else if (s.size() == 1 && is(0, "machineactions")) {
     routes = {
         {"GET", &MdeEmulator::ListMachineActions, "list_machine_actions", "Machine.Read.All"}};
@@ -177,7 +181,9 @@ void MdeEmulator::Dispatch(const httplib::Request& req, httplib::Response& res) 
   if (routes.empty()) {
     return AssertionFailed(req, res,
                            fmt::format("no route {} {} in the MDE API emulator (emulated: alerts, "
-                                       "machines, machineactions, runliveresponse, "
+                                       "machines, machineactions, runliveresponse, isolate, "
+                                       "runAntiVirusScan, StopAndQuarantineFile, "
+                                       "collectInvestigationPackage, "
                                        "GetLiveResponseResultDownloadLink(index=n), libraryfiles, "
                                        "indicators, indicators/import, indicators/BatchDelete)",
                                        req.method, req.path));

@@ -204,6 +204,13 @@ class MdeEmulator final : public EmulatorServer {
   ScriptOutcome RunCollectionScript(const ScriptRun& run, const MachineRecord& machine);
   std::optional<std::string> SeedQuarantine(const Json& m, MachineRecord& record) const;
 
+  // Response actions: isolate, runAntiVirusScan, StopAndQuarantineFile,
+  // collectInvestigationPackage (mde_response_actions.cpp).
+  void RequestResponseAction(Call& call);
+  void AdvanceResponseAction(ActionRecord& action);
+  // The permission a response action route needs; empty for other segments.
+  static std::string_view ResponseActionPermission(std::string_view segment);
+
   // Library (mde_library.cpp).
   void UploadLibraryFile(Call& call);
   void ListLibraryFiles(Call& call);

@@ -220,7 +220,8 @@ void MdeEmulator::Finish(ActionRecord& action, std::string_view status) {
 
 void MdeEmulator::Advance(ActionRecord& action) {
   ApplyQueueTimeout(action);
-  if (action.foreign || action.doc["type"] != "LiveResponse") return;
+  if (action.foreign) return;
+  if (action.doc["type"] != "LiveResponse") return AdvanceResponseAction(action);
   const std::string status = action.doc["status"].get<std::string>();
   if (status != "Pending" && status != "InProgress") return;
   auto machine = machines_.find(action.doc["machineId"].get<std::string>());

@@ -8,6 +8,7 @@
 #include "app/cli_support.hpp"
 #include "core/redact.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/response_actions.hpp"
 #include "pipelines/sentinel_feed/feed_runner.hpp"
 #include "store/sqlite_db.hpp"
 
@@ -209,6 +210,18 @@ int AlertCommand(const CommandContext& ctx, const std::string& alert_id) {
       PrintOutbox(out, *outbox, now, "    ");
     } else {
       out << "  write-backs: none yet\n";
+    }
+  }
+  // Response actions belong to no job (one per device and file, whatever the alert); the first
+  // alert that asked for one is their target.
+  if (auto all = store->ListOutbox(0)) {
+    std::vector<store::OutboxItem> actions;
+    for (const auto& o : *all) {
+      if (o.kind == defender::kResponseActionKind && o.target == alert_id) actions.push_back(o);
+    }
+    if (!actions.empty()) {
+      out << "\nresponse actions:\n";
+      PrintOutbox(out, actions, now, "  ");
     }
   }
   return kExitOk;

@@ -19,6 +19,7 @@
 #include "pipelines/defender_alerts/incident_writer.hpp"
 #include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
+#include "pipelines/defender_alerts/response_actions.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
 #include "pipelines/sentinel_feed/stix_mapping.hpp"
 #include "version.hpp"
@@ -105,6 +106,20 @@ defender::DefenderOptions DefenderOptionsFrom(const config::Config& c) {
   o.incident_comments = d.incidents.comments;
   o.add_alert_id_tags = d.add_alert_id_tags;
   o.indicator_verdicts = defender::IndicatorVerdicts(c.vmray.sample_verdict);
+  const auto& ra = d.response_actions;
+  using mde::ResponseAction;
+  auto set = [&](ResponseAction a, bool on, const std::vector<std::string>& verdicts,
+                 const std::string& scope, const std::string& comment) {
+    o.response_actions[static_cast<size_t>(a)] = {on, verdicts, scope, comment};
+  };
+  set(ResponseAction::kCollectInvestigationPackage, ra.investigation_package,
+      ra.investigation_package_verdicts, "", ra.investigation_package_comment);
+  set(ResponseAction::kAntivirusScan, ra.antivirus_scan, ra.antivirus_scan_verdicts, ra.scan_type,
+      ra.antivirus_scan_comment);
+  set(ResponseAction::kStopAndQuarantineFile, ra.stop_and_quarantine,
+      ra.stop_and_quarantine_verdicts, "", ra.stop_and_quarantine_comment);
+  set(ResponseAction::kIsolate, ra.isolate, ra.isolate_verdicts, ra.isolation_type,
+      ra.isolate_comment);
   o.upload_window = Millis(d.quarantine.upload_window_minutes * 60'000LL);
   o.wait_for_sample_poll = std::min(Millis(60'000), o.analysis_poll_interval * 2);
   return o;
@@ -305,6 +320,18 @@ Status Daemon::Open() {
         write_back(std::make_shared<defender::IndicatorWriter>(
             std::move(io), std::move(*allow_list), *store_, *vmray_, *mde_))));
   }
+  if (std::any_of(options.response_actions.begin(), options.response_actions.end(),
+                  [](const auto& a) { return a.enabled; })) {
+    defender::ResponseActionTiming timing;
+    timing.poll = options.lr_poll_interval;
+    timing.busy_wait = options.busy_wait;
+    timing.give_up = options.lr_give_up;
+    spdlog::warn(
+        "automated response actions are on (defender.response_actions): devices of "
+        "alerts whose file VMRay judges accordingly will be acted on");
+    scheduler_->Register(std::make_shared<AlertLogContextDelivery>(write_back(
+        std::make_shared<defender::ResponseActionWriter>(*store_, *mde_, sessions, timing))));
+  }
   if (graph_) {
     scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
         write_back(std::make_shared<defender::IncidentTagWriter>(*store_, *graph_))));
@@ -439,7 +466,8 @@ Status Daemon::OpenEnrichment() {
   if (!allow_list) return allow_list.error();
   o.operations.custom_resp =
       [allow = std::make_shared<const defender::AllowList>(std::move(*allow_list)),
-       base_url = config_.vmray.base_url, default_days = config_.defender.indicators.expiration_days,
+       base_url = config_.vmray.base_url,
+       default_days = config_.defender.indicators.expiration_days,
        clock = &clock_](const enrichment::IocsInput& in, const Json& api_resp) -> Result<Json> {
     sentinel_feed::StixOptions so;
     so.vmray_base_url = base_url;

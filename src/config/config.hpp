@@ -84,6 +84,28 @@ struct IncidentsConfig {
   std::string graph_resource = "https://graph.microsoft.com";  // token audience
 };
 
+// Automated response actions on the alert's device
+// (pipelines/defender_alerts/response_actions.hpp), as the standalone connector <= 1.1 offered
+// them: each off by default, each gated by its own verdict list (lower-case VMRay verdicts).
+struct ResponseActionsConfig {
+  bool isolate = false;
+  std::vector<std::string> isolate_verdicts = {"malicious"};
+  std::string isolation_type = "Full";  // Full | Selective
+  std::string isolate_comment = "Isolate machine based on VMRay Analyzer Report";
+  bool antivirus_scan = false;
+  std::vector<std::string> antivirus_scan_verdicts = {"suspicious", "malicious"};
+  std::string scan_type = "Full";  // Full | Quick
+  std::string antivirus_scan_comment = "Run antivirus scan based on VMRay Analyzer Report";
+  bool stop_and_quarantine = false;
+  std::vector<std::string> stop_and_quarantine_verdicts = {"malicious"};
+  std::string stop_and_quarantine_comment =
+      "Stop and quarantine file based on VMRay Analyzer Report";
+  bool investigation_package = false;
+  std::vector<std::string> investigation_package_verdicts = {"suspicious", "malicious"};
+  std::string investigation_package_comment =
+      "Collect investigation package based on VMRay Analyzer Report";
+};
+
 struct DefenderConfig {
   bool enabled = true;
   std::string api_base_url = "https://api.security.microsoft.com";
@@ -106,6 +128,7 @@ struct DefenderConfig {
   bool enforce_rate_limits = true;
   IndicatorsConfig indicators;
   IncidentsConfig incidents;
+  ResponseActionsConfig response_actions;
   bool add_alert_id_tags = false;  // the alert id as a VMRay submission tag
 };
 

@@ -263,6 +263,66 @@ const std::vector<KeySpec>& BuildSchema() {
        .description = "Token audience of Microsoft Graph (v1 resource; v2 scope without "
                       "/.default)."},
 
+      // [defender.response_actions]
+      {VC_KEY(defender.response_actions.investigation_package), .type = KeyType::kBool,
+       .default_text = "false",
+       .description = "Collects an investigation package from the alert's device when the "
+                      "file's verdict is in investigation_package_verdicts (first of the "
+                      "actions; needs the WindowsDefenderATP permission "
+                      "Machine.CollectForensics)."},
+      {VC_KEY(defender.response_actions.investigation_package_verdicts), .type = KeyType::kEnumList,
+       .default_text = "suspicious,malicious",
+       .description = "VMRay verdicts that collect an investigation package.",
+       .values = {"malicious", "suspicious", "clean"}},
+      {VC_KEY(defender.response_actions.investigation_package_comment), .type = KeyType::kString,
+       .default_text = "Collect investigation package based on VMRay Analyzer Report",
+       .description = "First words of the action's comment in MDE; the verdict, the file's "
+                      "SHA-256 and the VMRay report link follow."},
+      {VC_KEY(defender.response_actions.antivirus_scan), .type = KeyType::kBool,
+       .default_text = "false",
+       .description = "Runs a Microsoft Defender Antivirus scan on the alert's device when the "
+                      "verdict is in antivirus_scan_verdicts (needs Machine.Scan)."},
+      {VC_KEY(defender.response_actions.antivirus_scan_verdicts), .type = KeyType::kEnumList,
+       .default_text = "suspicious,malicious",
+       .description = "VMRay verdicts that start an antivirus scan.",
+       .values = {"malicious", "suspicious", "clean"}},
+      {VC_KEY(defender.response_actions.scan_type), .type = KeyType::kEnum, .default_text = "Full",
+       .description = "ScanType of the antivirus scan.", .values = {"Full", "Quick"}},
+      {VC_KEY(defender.response_actions.antivirus_scan_comment), .type = KeyType::kString,
+       .default_text = "Run antivirus scan based on VMRay Analyzer Report",
+       .description = "First words of the scan's comment in MDE; the verdict, the file's SHA-256 "
+                      "and the VMRay report link follow."},
+      {VC_KEY(defender.response_actions.stop_and_quarantine), .type = KeyType::kBool,
+       .default_text = "false",
+       .description = "Stops and quarantines the evidence file (by its SHA-1 from the alert) on "
+                      "the alert's device when the verdict is in stop_and_quarantine_verdicts "
+                      "(needs Machine.StopAndQuarantine). Evidence without a SHA-1 is skipped "
+                      "with a log line."},
+      {VC_KEY(defender.response_actions.stop_and_quarantine_verdicts), .type = KeyType::kEnumList,
+       .default_text = "malicious",
+       .description = "VMRay verdicts that stop and quarantine the file.",
+       .values = {"malicious", "suspicious", "clean"}},
+      {VC_KEY(defender.response_actions.stop_and_quarantine_comment), .type = KeyType::kString,
+       .default_text = "Stop and quarantine file based on VMRay Analyzer Report",
+       .description = "First words of the action's comment in MDE; the verdict, the file's "
+                      "SHA-256 and the VMRay report link follow."},
+      {VC_KEY(defender.response_actions.isolate), .type = KeyType::kBool, .default_text = "false",
+       .description = "Isolates the alert's device when the verdict is in isolate_verdicts, "
+                      "after the other actions (needs Machine.Isolate). An isolated device "
+                      "reaches only the Defender service until an analyst releases it."},
+      {VC_KEY(defender.response_actions.isolate_verdicts), .type = KeyType::kEnumList,
+       .default_text = "malicious", .description = "VMRay verdicts that isolate the device.",
+       .values = {"malicious", "suspicious", "clean"}},
+      {VC_KEY(defender.response_actions.isolation_type), .type = KeyType::kEnum,
+       .default_text = "Full",
+       .description = "IsolationType: Full, or Selective (Outlook, Teams and Skype keep "
+                      "working).",
+       .values = {"Full", "Selective"}},
+      {VC_KEY(defender.response_actions.isolate_comment), .type = KeyType::kString,
+       .default_text = "Isolate machine based on VMRay Analyzer Report",
+       .description = "First words of the isolation's comment in MDE; the verdict, the file's "
+                      "SHA-256 and the VMRay report link follow."},
+
       // [feed]
       {VC_KEY(feed.enabled), .type = KeyType::kBool, .default_text = "false",
        .description = "Runs the Sentinel threat-intelligence feed: IOCs of finished VMRay "

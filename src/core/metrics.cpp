@@ -62,6 +62,8 @@ const std::map<std::string, MetricInfo>& Catalogue() {
        {"Sentinel STIX upload answers 429 that the uploader waited out", {}}},
       {"vc_incident_writebacks_total",
        {"Incident tag and comment deliveries through Microsoft Graph, by kind and outcome", {}}},
+      {"vc_response_actions_total",
+       {"Automated MDE response actions (isolate, scan, ...), by action and outcome", {}}},
       {"vc_enrichment_requests_total",
        {"Requests to the enrichment API, by route and HTTP status", {}}},
   };

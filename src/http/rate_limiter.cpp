@@ -77,7 +77,10 @@ void DefineMdeLimits(RateLimiterRegistry& registry) {
   for (const char* op :
        {"alerts.list", "alerts.get", "alerts.update", "machines.get", "machines.list",
         "machineactions.list", "machineactions.get", "machineactions.cancel", "liveresponse.link",
-        "library.upload", "library.list", "library.delete", "indicators.submit"}) {
+        "library.upload", "library.list", "library.delete", "indicators.submit",
+        // Response actions (isolate-machine, run-av-scan, ... pages): 100/min, 1,500/h.
+        "machines.isolate", "machines.scan", "machines.stopandquarantine",
+        "machines.collectpackage"}) {
     registry.Define(std::string("mde.") + op, standard);
   }
   registry.Define("mde.liveresponse.run", {{10, minutes(1)}});

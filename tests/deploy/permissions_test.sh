@@ -49,6 +49,7 @@ chmod +x "$tmp/bin/az"
 cases=(
   "defender-base|"
   "defender-all|--fetch-quarantined-files --indicators --incident-updates"
+  "response-actions|--response-actions"
   "everything|--fetch-quarantined-files --indicators --incident-updates --mail-read --mail-send --ti-feed --sentinel-workspace $workspace"
   "ti-feed-only|--no-defender --ti-feed --sentinel-workspace $workspace"
   "mail-no-consent|--no-defender --mail-read --mail-send --no-consent"

@@ -1056,5 +1056,88 @@ TEST(MdeOptionsTest, FromJsonIsStrict) {
                std::invalid_argument);
 }
 
+// ---- response actions (isolate, scan, stop and quarantine, investigation package) -----------
+
+TEST_F(MdeEmulatorTest, IsolateAnswers201WithTheDocumentedEntityAndProgressesOnPolls) {
+  SeedMachine("m1");
+  auto r =
+      Post("/api/machines/m1/isolate", {{"Comment", "isolate it"}, {"IsolationType", "Selective"}});
+  ASSERT_EQ(r->status, 201) << r->body;
+  const Json a = Body(r);
+  // Every field of the documented succeeded isolation is there.
+  const Json fixture = ReadFixture("machineaction_isolate_succeeded_docs.json");
+  for (const auto& [key, _] : fixture.items()) {
+    if (key != "@odata.context") EXPECT_TRUE(a.contains(key)) << key;
+  }
+  EXPECT_EQ(a["type"], "Isolate");
+  EXPECT_EQ(a["scope"], "Selective");
+  EXPECT_EQ(a["status"], "Pending");
+  EXPECT_EQ(a["requestorComment"], "isolate it");
+  EXPECT_TRUE(a["relatedFileInfo"].is_null());
+  EXPECT_EQ(PollAction(a["id"])["status"], "Succeeded");
+}
+
+TEST_F(MdeEmulatorTest, StopAndQuarantineNamesTheFileAndScanTakesItsScope) {
+  SeedMachine("m1");
+  const std::string sha1(40, 'a');
+  auto q = Post("/api/machines/m1/StopAndQuarantineFile", {{"Comment", "c"}, {"Sha1", sha1}});
+  ASSERT_EQ(q->status, 201) << q->body;
+  EXPECT_EQ(Body(q)["type"], "StopAndQuarantineFile");
+  EXPECT_EQ(Body(q)["relatedFileInfo"],
+            (Json{{"fileIdentifier", sha1}, {"fileIdentifierType", "Sha1"}}));
+  auto scan = Post("/api/machines/m1/runAntiVirusScan", {{"Comment", "c"}, {"ScanType", "Quick"}});
+  ASSERT_EQ(scan->status, 201) << scan->body;
+  EXPECT_EQ(Body(scan)["type"], "RunAntiVirusScan");
+  EXPECT_EQ(Body(scan)["scope"], "Quick");
+  auto pkg = Post("/api/machines/m1/collectInvestigationPackage", {{"Comment", "c"}});
+  ASSERT_EQ(pkg->status, 201) << pkg->body;
+  EXPECT_EQ(Body(pkg)["type"], "CollectInvestigationPackage");
+  EXPECT_TRUE(Body(pkg)["scope"].is_null());
+}
+
+TEST_F(MdeEmulatorTest, ResponseActionBodiesAreValidated) {
+  SeedMachine("m1");
+  ExpectMdeError(Post("/api/machines/m1/isolate", {{"Comment", "c"}, {"IsolationType", "Partial"}}),
+                 400, "InvalidRequestBody");
+  ExpectMdeError(
+      Post("/api/machines/m1/runAntiVirusScan", {{"Comment", "c"}, {"ScanType", "Deep"}}), 400,
+      "InvalidRequestBody");
+  ExpectMdeError(Post("/api/machines/m1/StopAndQuarantineFile", {{"Comment", "c"}}), 400,
+                 "MissingRequiredParameter");
+  ExpectMdeError(
+      Post("/api/machines/m1/StopAndQuarantineFile", {{"Comment", "c"}, {"Sha1", "not-a-hash"}}),
+      400, "InvalidHashValue");
+  // Names are case-sensitive.
+  ExpectMdeError(Post("/api/machines/m1/collectInvestigationPackage", {{"comment", "c"}}), 400,
+                 "InvalidRequestBody");
+  ExpectMdeError(Post("/api/machines/m1/isolate", {{"IsolationType", "Full"}}), 400,
+                 "MissingRequiredParameter");
+  EXPECT_TRUE(set_->mde().StateJson()["machine_actions"].empty());
+}
+
+TEST_F(MdeEmulatorTest, ResponseActionOnUnknownMachineIs404AndSecondPendingOneIs400) {
+  SeedMachine("m1");
+  ExpectMdeError(Post("/api/machines/nope/isolate", {{"Comment", "c"}}), 404, "ResourceNotFound");
+  Seed({{"machines", {{{"id", "m1"}, {"offline", true}}}}});
+  auto first = Post("/api/machines/m1/runAntiVirusScan", {{"Comment", "c"}, {"ScanType", "Full"}});
+  ASSERT_EQ(first->status, 201) << first->body;
+  // Offline: the action stays queued (Pending) however often it is read.
+  EXPECT_EQ(PollAction(Body(first)["id"])["status"], "Pending");
+  ExpectMdeError(
+      Post("/api/machines/m1/runAntiVirusScan", {{"Comment", "c"}, {"ScanType", "Quick"}}), 400,
+      "ActiveRequestAlreadyExists");
+  // Another kind of action is not refused by the scan.
+  EXPECT_EQ(Post("/api/machines/m1/isolate", {{"Comment", "c"}})->status, 201);
+}
+
+TEST_F(MdeEmulatorTest, ResponseActionsNeedTheirOwnPermission) {
+  SeedMachine("m1");
+  Seed({{"denied_permissions", {"Machine.Isolate"}}});
+  auto r = Post("/api/machines/m1/isolate", {{"Comment", "c"}, {"IsolationType", "Full"}});
+  ExpectMdeError(r, 403, "Forbidden");
+  EXPECT_THAT(r->body, HasSubstr("Machine.Isolate"));
+  EXPECT_EQ(Post("/api/machines/m1/runAntiVirusScan", {{"Comment", "c"}})->status, 201);
+}
+
 }  // namespace
 }  // namespace vc::emu

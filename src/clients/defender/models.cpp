@@ -90,6 +90,12 @@ Result<MachineAction> ParseMachineAction(const Json& j, const std::string& path)
   a.type = r.OptStr("type").value_or("");
   a.status = r.Str("status");
   a.machine_id = r.OptStr("machineId").value_or("");
+  a.scope = r.OptStr("scope").value_or("");
+  if (j.contains("relatedFileInfo") && j["relatedFileInfo"].is_object()) {
+    JsonReader f(j["relatedFileInfo"], path + ".relatedFileInfo");
+    a.related_file = f.OptStr("fileIdentifier").value_or("");
+    if (!f.ok()) return f.status().error();
+  }
   a.requestor = r.OptStr("requestor").value_or("");
   a.requestor_comment = r.OptStr("requestorComment").value_or("");
   a.created = OptTime(r, "creationDateTimeUtc");

@@ -66,6 +66,8 @@ struct MachineAction {
   std::string type;    // LiveResponse, Isolate, ...
   std::string status;  // Pending, InProgress, Succeeded, Failed, TimeOut, Cancelled
   std::string machine_id;
+  std::string scope;         // Full/Selective (isolation), Full/Quick (scan); empty otherwise
+  std::string related_file;  // relatedFileInfo.fileIdentifier (stop and quarantine)
   std::string requestor;
   std::string requestor_comment;
   std::optional<TimePoint> created;

@@ -17,6 +17,7 @@
 #include "pipelines/defender_alerts/indicator_writer.hpp"
 #include "pipelines/defender_alerts/mail_notification.hpp"
 #include "pipelines/defender_alerts/replay.hpp"
+#include "pipelines/defender_alerts/response_actions.hpp"
 #include "pipelines/defender_alerts/status_record.hpp"
 #include "pipelines/defender_alerts/submission_budget.hpp"
 
@@ -770,6 +771,9 @@ StepResult EvidenceJob::Report(EvidencePayload& p, const SampleResult& result) {
     r.outbox.push_back(
         IndicatorItem(p.alert_id, result, result.sha256.empty() ? p.EvidenceKey() : result.sha256));
   }
+  // Response actions on the device, once per (action, device, file) whatever the alert.
+  for (auto& item : ResponseActionItems(options_.response_actions, p, result))
+    r.outbox.push_back(std::move(item));
   return r;
 }
 

@@ -2,12 +2,21 @@
 // user's settings (original app-setting names included) onto this.
 #pragma once
 
+#include <array>
 #include <string>
 #include <vector>
 
 #include "core/clock.hpp"
 
 namespace vc::defender {
+
+// One automated response action (response_actions.hpp), as configured.
+struct ResponseActionSetting {
+  bool enabled = false;
+  std::vector<std::string> verdicts;  // lower-case VMRay verdicts
+  std::string scope;                  // IsolationType / ScanType where the action has one
+  std::string comment;                // first words of the comment MDE shows
+};
 
 struct DefenderOptions {
   // Alert intake.
@@ -58,6 +67,10 @@ struct DefenderOptions {
   // tags (AddTagsToIncident), the comment once per incident (AddCommentsToIncident).
   bool incident_tags = false;
   bool incident_comments = false;
+
+  // Automated response actions on the alert's device, indexed by mde::ResponseAction (in the
+  // order they run: investigation package, antivirus scan, stop and quarantine, isolate).
+  std::array<ResponseActionSetting, 4> response_actions;
 
   // Write-backs besides the comment.
   bool mail_notifications = false;  // one e-mail per settled alert (mail_notification.hpp)  //

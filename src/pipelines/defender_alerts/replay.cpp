@@ -7,6 +7,7 @@
 #include "jobs/retry.hpp"
 #include "pipelines/defender_alerts/evidence_job.hpp"
 #include "pipelines/defender_alerts/incident_writer.hpp"
+#include "pipelines/defender_alerts/response_actions.hpp"
 
 namespace vc::defender {
 namespace {
@@ -75,6 +76,12 @@ Status ApplyReplay(store::Store& store, const std::string& job_payload, jobs::St
   std::optional<std::string> unchanged_comment;
   for (store::NewOutboxItem& item : r.outbox) {
     if (item.kind == kIncidentCommentKind) continue;
+    if (item.kind == kResponseActionKind) {
+      // Acting on a device is never repeated by a replay: the plain key is kept, so only an
+      // action that was never queued (a verdict that became malicious) is asked for.
+      kept.push_back(std::move(item));
+      continue;
+    }
     const std::string first = item.idempotency_key;
     const auto last = p->last_write.find(first);
     VC_ASSIGN_OR_RETURN(auto previous,

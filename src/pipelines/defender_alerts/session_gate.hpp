@@ -22,6 +22,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -122,8 +123,28 @@ class SessionGate {
   }
   bool DeviceInSession(const std::string& machine_id) const {
     std::lock_guard lock(mu_);
+    if (device_actions_.count(machine_id)) return true;
     for (const auto& [id, machine] : device_sessions_) {
       if (machine == machine_id) return true;
+    }
+    return false;
+  }
+  // A response action (response_actions.hpp) is being checked and requested on the device:
+  // nobody else of ours starts anything there meanwhile (DeviceInSession is true). False when
+  // the device is already held.
+  bool TryHoldForAction(const std::string& machine_id) {
+    std::lock_guard lock(mu_);
+    return device_actions_.insert(machine_id).second;
+  }
+  void ReleaseAction(const std::string& machine_id) {
+    std::lock_guard lock(mu_);
+    device_actions_.erase(machine_id);
+  }
+  // Some job waits to collect a file from the device (WaitForDevice and not yet Forget).
+  bool DeviceWanted(const std::string& machine_id) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, w] : device_waiters_) {
+      if (w.machine_id == machine_id) return true;
     }
     return false;
   }
@@ -173,6 +194,7 @@ class SessionGate {
   std::map<int64_t, Waiter> waiters_;
   std::map<int64_t, DeviceWaiter> device_waiters_;
   std::map<int64_t, std::string> device_sessions_;  // leader job -> device, at most the limit
+  std::set<std::string> device_actions_;            // devices a response action is being asked on
 };
 
 }  // namespace vc::defender

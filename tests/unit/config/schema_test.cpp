@@ -147,7 +147,8 @@ TEST(ConfigSchema, SectionsListParentsBeforeChildren) {
   EXPECT_EQ(Sections(), (std::vector<std::string>{
                             "azure", "http", "vmray", "defender", "defender.live_response",
                             "defender.quarantine", "defender.indicators", "defender.incidents",
-                            "feed", "storage", "store", "daemon", "ops", "enrichment", "mail", "log"}));
+                            "defender.response_actions", "feed", "storage", "store", "daemon",
+                            "ops", "enrichment", "mail", "log"}));
   EXPECT_EQ(SectionOf("defender.live_response.poll_interval_seconds"), "defender.live_response");
   EXPECT_EQ(LeafOf("defender.live_response.poll_interval_seconds"), "poll_interval_seconds");
 }
