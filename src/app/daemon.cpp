@@ -287,8 +287,15 @@ Status Daemon::Open() {
       smtp.request_timeout = Millis(config_.http.request_timeout_seconds * 1000LL);
       sender = std::make_shared<mail::SmtpSender>(std::move(smtp));
     }
-    scheduler_->Register(write_back(std::make_shared<defender::MailNotifier>(
-        std::move(sender), defender::MailSettings{config_.mail.from, config_.mail.to}, *store_)));
+    const defender::MailSettings settings{config_.mail.from, config_.mail.to, config_.mail.subject,
+                                          config_.mail.digest_minutes};
+    scheduler_->Register(
+        write_back(std::make_shared<defender::MailNotifier>(sender, settings, *store_)));
+    // Registered whatever mail.digest_minutes says: rows queued under an earlier setting still
+    // go out.
+    scheduler_->Register(
+        write_back(std::make_shared<defender::MailDigestSender>(sender, settings, *store_)));
+    scheduler_->Register(std::make_shared<defender::MailDigestMemberHandler>());
   }
   if (blob_) {
     scheduler_->Register(std::make_shared<defender::BlobDeleter>(*blob_));

@@ -175,6 +175,8 @@ struct MailConfig {
   Secret<> password;
   std::string from;
   std::vector<std::string> to;
+  std::string subject = "VMRay Analysis for Defender Alert";
+  int digest_minutes = 0;  // 0: one mail per alert
 };
 
 // The Sentinel threat-intelligence feed (pipelines/sentinel_feed/feed_runner.hpp).

@@ -461,6 +461,15 @@ const std::vector<KeySpec>& BuildSchema() {
        .description = "Sender address (local@domain).", .required_when = "mail.enabled"},
       {VC_KEY(mail.to), .type = KeyType::kStringList, .default_text = "",
        .description = "Recipient addresses.", .required_when = "mail.enabled"},
+      {VC_KEY(mail.subject), .type = KeyType::kString,
+       .default_text = "VMRay Analysis for Defender Alert",
+       .description = "Start of every subject: \"<subject> <alert id>: <verdict> - <title>\" for "
+                      "one alert, \"<subject> - <n> alerts settled\" for a digest."},
+      {VC_KEY(mail.digest_minutes), .type = KeyType::kInt, .default_text = "0",
+       .description = "0 mails every alert once it has settled; N > 0 sends one digest per N "
+                      "minutes (intervals aligned to UTC) listing the alerts that settled in "
+                      "it, a short grace period (at most a minute) after the interval ends.",
+       .min = 0, .max = 10080},
 
       // [log]
       {VC_KEY(log.format), .type = KeyType::kEnum, .default_text = "text",

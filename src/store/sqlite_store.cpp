@@ -881,6 +881,27 @@ Result<std::optional<OutboxItem>> SqliteStore::GetOutboxByKey(const std::string&
   return std::optional<OutboxItem>(ReadOutbox(select));
 }
 
+Result<std::vector<OutboxItem>> SqliteStore::ListOutboxByKeyPrefix(const std::string& prefix,
+                                                                   int limit) {
+  std::lock_guard lock(mu_);
+  // A range on the unique key index instead of LIKE (whose wildcards the prefix could contain):
+  // every key that starts with `prefix` sorts in [prefix, prefix + U+10FFFF).
+  VC_ASSIGN_OR_RETURN(Statement select,
+                      db_->Prepare("SELECT " VC_OUTBOX_COLUMNS " FROM outbox WHERE idempotency_key "
+                                   ">= ?1 AND idempotency_key < ?2 ORDER BY id LIMIT ?3",
+                                   "listing write-backs by key prefix"));
+  select.BindText(1, prefix);
+  select.BindText(2, prefix + "\xF4\x8F\xBF\xBF");
+  select.BindInt(3, limit);
+  std::vector<OutboxItem> items;
+  while (true) {
+    VC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    items.push_back(ReadOutbox(select));
+  }
+  return items;
+}
+
 Result<std::vector<OutboxCount>> SqliteStore::CountOutbox() {
   std::lock_guard lock(mu_);
   VC_ASSIGN_OR_RETURN(Statement select,

@@ -64,6 +64,8 @@ class SqliteStore final : public Store {
   Status CompleteOutbox(const OutboxUpdate& update, const JobUpdate& job_update) override;
   Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) override;
   Result<std::optional<OutboxItem>> GetOutboxByKey(const std::string& key) override;
+  Result<std::vector<OutboxItem>> ListOutboxByKeyPrefix(const std::string& prefix,
+                                                        int limit) override;
   Result<std::vector<OutboxCount>> CountOutbox() override;
   Result<std::vector<Job>> ListTroubledJobs(int limit) override;
 

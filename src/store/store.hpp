@@ -232,6 +232,10 @@ class Store {
   virtual Result<std::vector<OutboxItem>> ListOutbox(int64_t job_id) = 0;  // 0: all (newest 1000)
   // The write-back with this idempotency key (what was queued, and whether it was delivered).
   virtual Result<std::optional<OutboxItem>> GetOutboxByKey(const std::string& key) = 0;
+  // Write-backs whose idempotency key starts with `prefix`, oldest first, at most `limit`
+  // (a range scan of the key index: the members of one mail digest, "mail-digest-member:<n>:").
+  virtual Result<std::vector<OutboxItem>> ListOutboxByKeyPrefix(const std::string& prefix,
+                                                                int limit) = 0;
 
   // Read-only views for the ops listener (metrics, status page); bounded so they stay fast with
   // 100,000 rows.

@@ -149,7 +149,7 @@ TEST(MailHtml, DigestHasOneEscapedRowPerAlert) {
   EXPECT_NE(text.find("Reason: VMRay <timeout>\n"), std::string::npos);
 
   const MailMessage m = DigestMail({Hostile(), second}, "c@example.com", {"soc@example.com"});
-  EXPECT_EQ(m.subject, "VMRay Analysis for Defender Alerts: 2 settled");
+  EXPECT_EQ(m.subject, "VMRay Analysis for Defender Alert - 2 alerts settled");
   EXPECT_EQ(m.html_body, html);
 }
 

@@ -76,4 +76,9 @@ Status ValidateAddress(std::string_view address) {
   return Ok();
 }
 
+std::string DomainOf(std::string_view address) {
+  const auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : std::string(address.substr(at + 1));
+}
+
 }  // namespace vc::mail

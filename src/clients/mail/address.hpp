@@ -3,6 +3,7 @@
 // local parts, comments or whitespace, which is everything a header or command injection needs.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "core/result.hpp"
@@ -11,5 +12,7 @@ namespace vc::mail {
 
 // kInvalidArgument naming the address and what is wrong with it.
 Status ValidateAddress(std::string_view address);
+// The part after the last '@' (empty without one): the domain of a Message-ID.
+std::string DomainOf(std::string_view address);
 
 }  // namespace vc::mail

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
+#include <set>
 #include <utility>
 
 namespace vc::mail {
@@ -111,17 +113,17 @@ std::string RenderAlertSummaryText(const AlertSummary& a) {
   return out;
 }
 
-std::string AlertSubject(const AlertSummary& a) {
-  return fmt::format("VMRay Analysis for Defender Alert {}: {} - {}", a.alert_id,
-                     Or(a.verdict, "unknown"), a.title);
+std::string AlertSubject(const AlertSummary& a, std::string_view subject) {
+  return fmt::format("{} {}: {} - {}", subject, a.alert_id, Or(a.verdict, "unknown"), a.title);
 }
 
-MailMessage AlertMail(const AlertSummary& alert, std::string from, std::vector<std::string> to) {
+MailMessage AlertMail(const AlertSummary& alert, std::string from, std::vector<std::string> to,
+                      std::string_view subject) {
   MailMessage m;
   m.from = std::move(from);
   m.from_name = "VMRay Connector";
   m.to = std::move(to);
-  m.subject = AlertSubject(alert);
+  m.subject = AlertSubject(alert, subject);
   m.text_body = RenderAlertSummaryText(alert);
   m.html_body = RenderAlertSummaryHtml(alert);
   return m;
@@ -159,17 +161,29 @@ std::string RenderDigestText(const std::vector<AlertSummary>& alerts) {
   return out;
 }
 
-std::string DigestSubject(size_t count) {
-  return fmt::format("VMRay Analysis for Defender Alerts: {} settled", count);
+std::string DigestSubject(const std::vector<AlertSummary>& alerts, std::string_view subject) {
+  std::set<std::string> ids;
+  for (const auto& a : alerts) ids.insert(a.alert_id);
+  if (ids.size() == 1) {
+    // One alert with several files: its own subject, with the most severe verdict.
+    auto rank = [](const std::string& v) {
+      return v == "malicious" ? 3 : v == "suspicious" ? 2 : v == "clean" ? 1 : 0;
+    };
+    const auto worst = std::max_element(
+        alerts.begin(), alerts.end(),
+        [&](const auto& a, const auto& b) { return rank(a.verdict) < rank(b.verdict); });
+    return AlertSubject(*worst, subject);
+  }
+  return fmt::format("{} - {} alerts settled", subject, ids.size());
 }
 
 MailMessage DigestMail(const std::vector<AlertSummary>& alerts, std::string from,
-                       std::vector<std::string> to) {
+                       std::vector<std::string> to, std::string_view subject) {
   MailMessage m;
   m.from = std::move(from);
   m.from_name = "VMRay Connector";
   m.to = std::move(to);
-  m.subject = DigestSubject(alerts.size());
+  m.subject = DigestSubject(alerts, subject);
   m.text_body = RenderDigestText(alerts);
   m.html_body = RenderDigestHtml(alerts);
   return m;

@@ -36,18 +36,24 @@ struct AlertSummary {
 
 std::string RenderAlertSummaryHtml(const AlertSummary& alert);
 std::string RenderAlertSummaryText(const AlertSummary& alert);
-// "VMRay Analysis for Defender Alert <id>: <verdict> - <title>" (sanitized by BuildMime).
-std::string AlertSubject(const AlertSummary& alert);
+// The original Logic App's subject; mail.subject replaces it.
+inline constexpr std::string_view kDefaultSubject = "VMRay Analysis for Defender Alert";
+
+// "<subject> <id>: <verdict> - <title>" (sanitized by BuildMime).
+std::string AlertSubject(const AlertSummary& alert, std::string_view subject = kDefaultSubject);
 
 // A ready-to-build message for one alert.
-MailMessage AlertMail(const AlertSummary& alert, std::string from, std::vector<std::string> to);
+MailMessage AlertMail(const AlertSummary& alert, std::string from, std::vector<std::string> to,
+                      std::string_view subject = kDefaultSubject);
 
 // A digest: one table row (or text paragraph) per alert settled in the interval.
 std::string RenderDigestHtml(const std::vector<AlertSummary>& alerts);
 std::string RenderDigestText(const std::vector<AlertSummary>& alerts);
-// "VMRay Analysis for Defender Alerts: <n> settled"
-std::string DigestSubject(size_t count);
+// "<subject> - <n> alerts settled" (n distinct alert ids), or for rows of one alert its
+// AlertSubject with the most severe verdict.
+std::string DigestSubject(const std::vector<AlertSummary>& alerts,
+                          std::string_view subject = kDefaultSubject);
 MailMessage DigestMail(const std::vector<AlertSummary>& alerts, std::string from,
-                       std::vector<std::string> to);
+                       std::vector<std::string> to, std::string_view subject = kDefaultSubject);
 
 }  // namespace vc::mail

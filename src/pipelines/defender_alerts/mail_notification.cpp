@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "clients/mail/address.hpp"
 #include "clients/mail/html.hpp"
 #include "clients/mail/mime.hpp"
 #include "core/json.hpp"
@@ -14,11 +15,6 @@
 
 namespace vc::defender {
 namespace {
-
-std::string DomainOf(const std::string& address) {
-  const auto at = address.rfind('@');
-  return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
 
 mail::AlertSummary Summarise(const store::Job& job, const EvidencePayload& p, store::Store& store) {
   mail::AlertSummary s;
@@ -56,34 +52,47 @@ store::NewOutboxItem MailNotificationItem(const std::string& alert_id) {
   return item;
 }
 
+std::vector<mail::AlertSummary> SummariseAlert(const SettledAlert& alert, store::Store& store) {
+  std::vector<mail::AlertSummary> summaries;
+  for (const auto& job : alert.jobs) {
+    if (auto p = EvidencePayload::Parse(job.payload))
+      summaries.push_back(Summarise(job, *p, store));
+  }
+  return summaries;
+}
+
+jobs::Delivery MailSendFailure(const Error& e, int attempts, const std::string& what) {
+  if (e.code == ErrorCode::kInvalidArgument || attempts >= 48) {
+    return FinalDelivery(jobs::Delivery::Outcome::kFailed,
+                         "could not send " + what + ": " + e.ToString());
+  }
+  // A refused login or a server that speaks no STARTTLS needs a person, not a quick retry.
+  const bool blocked = e.code == ErrorCode::kPermissionDenied || e.code == ErrorCode::kProtocol;
+  return RetryDelivery("sending " + what + ": " + e.ToString(),
+                       blocked ? Millis(30 * 60'000) : WriteBackBackoff(attempts));
+}
+
 jobs::Delivery MailNotifier::Deliver(const store::OutboxItem& item, TimePoint now) {
   auto settled = AwaitSettledAlert(item, store_, "mail notification");
   if (auto* wait = std::get_if<jobs::Delivery>(&settled)) return *wait;
   const SettledAlert& alert = std::get<SettledAlert>(settled);
-  std::vector<mail::AlertSummary> summaries;
-  for (const auto& job : alert.jobs) {
-    if (auto p = EvidencePayload::Parse(job.payload))
-      summaries.push_back(Summarise(job, *p, store_));
+  if (settings_.digest_minutes > 0) {
+    return JoinDigest(alert, DigestClock{Millis(settings_.digest_minutes * 60'000LL)}, store_, now);
   }
+  const std::vector<mail::AlertSummary> summaries = SummariseAlert(alert, store_);
   if (summaries.empty()) return FinalDelivery(jobs::Delivery::Outcome::kDone, "nothing to mail");
   const mail::MailMessage message =
-      summaries.size() == 1 ? mail::AlertMail(summaries.front(), settings_.from, settings_.to)
-                            : mail::DigestMail(summaries, settings_.from, settings_.to);
-  const std::string message_id = mail::MessageIdFor(item.idempotency_key, DomainOf(settings_.from));
+      summaries.size() == 1
+          ? mail::AlertMail(summaries.front(), settings_.from, settings_.to, settings_.subject)
+          : mail::DigestMail(summaries, settings_.from, settings_.to, settings_.subject);
+  const std::string message_id =
+      mail::MessageIdFor(item.idempotency_key, mail::DomainOf(settings_.from));
   auto sent = sender_->Send(message, now, message_id);
   if (sent) {
     return FinalDelivery(jobs::Delivery::Outcome::kDone,
                          fmt::format("mail sent to {} recipient(s)", settings_.to.size()));
   }
-  const Error& e = sent.error();
-  if (e.code == ErrorCode::kInvalidArgument || item.attempts >= 48) {
-    return FinalDelivery(jobs::Delivery::Outcome::kFailed,
-                         "could not send the alert mail: " + e.ToString());
-  }
-  // A refused login or a server that speaks no STARTTLS needs a person, not a quick retry.
-  const bool blocked = e.code == ErrorCode::kPermissionDenied || e.code == ErrorCode::kProtocol;
-  return RetryDelivery("sending the alert mail: " + e.ToString(),
-                       blocked ? Millis(30 * 60'000) : WriteBackBackoff(item.attempts));
+  return MailSendFailure(sent.error(), item.attempts, "the alert mail");
 }
 
 }  // namespace vc::defender

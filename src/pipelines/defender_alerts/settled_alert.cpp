@@ -33,6 +33,12 @@ Millis WriteBackBackoff(int attempts) {
   return std::min(Millis(30 * 60'000), Millis(10'000LL << std::clamp(attempts, 0, 7)));
 }
 
+Result<SettledAlert> ReadAlert(const std::string& alert_id, store::Store& store) {
+  auto jobs = store.ListJobsUnderKey("mde:" + alert_id, kMaxJobsPerAlert);
+  if (!jobs) return jobs.error();
+  return SettledAlert{alert_id, std::move(*jobs)};
+}
+
 std::variant<SettledAlert, jobs::Delivery> AwaitSettledAlert(const store::OutboxItem& item,
                                                              store::Store& store,
                                                              const std::string& what) {
@@ -42,17 +48,17 @@ std::variant<SettledAlert, jobs::Delivery> AwaitSettledAlert(const store::Outbox
   if (alert.alert_id.empty()) {
     return FinalDelivery(jobs::Delivery::Outcome::kFailed, "unreadable " + what + " request");
   }
-  auto jobs = store.ListJobsUnderKey("mde:" + alert.alert_id, kMaxJobsPerAlert);
-  if (!jobs) {
-    return RetryDelivery("reading the alert's jobs: " + jobs.error().ToString(), Millis(30'000));
+  auto read = ReadAlert(alert.alert_id, store);
+  if (!read) {
+    return RetryDelivery("reading the alert's jobs: " + read.error().ToString(), Millis(30'000));
   }
-  const bool open = std::any_of(jobs->begin(), jobs->end(), [](const auto& j) { return !j.final; });
+  const auto& jobs = read->jobs;
+  const bool open = std::any_of(jobs.begin(), jobs.end(), [](const auto& j) { return !j.final; });
   if (open && item.attempts < kMaxWaitsForOpenJobs) {
     return RetryDelivery("waiting for the alert's other jobs to finish before the " + what,
                          kOpenJobsPoll);
   }
-  alert.jobs = std::move(*jobs);
-  return alert;
+  return std::move(*read);
 }
 
 }  // namespace vc::defender

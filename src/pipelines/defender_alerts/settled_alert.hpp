@@ -21,6 +21,9 @@ struct SettledAlert {
 // (after about ten minutes of waiting the write-back goes out with what is there, so one job
 // stuck open cannot hold it back forever), or a failure when the request names no alert.
 // `what` names the write-back in reasons ("status record", "mail notification").
+// Every job of the alert, settled or not.
+Result<SettledAlert> ReadAlert(const std::string& alert_id, store::Store& store);
+
 std::variant<SettledAlert, jobs::Delivery> AwaitSettledAlert(const store::OutboxItem& item,
                                                              store::Store& store,
                                                              const std::string& what);

@@ -116,10 +116,14 @@ TEST_F(DefenderResponseActions, AllFourRunOnceEachInTheOriginalOrder) {
   std::vector<std::string> order;
   for (const auto& c : CallsTo(mde(), "POST", kActionRoutes)) {
     order.push_back(c.path.substr(c.path.rfind('/') + 1));
-    if (order.back() == "StopAndQuarantineFile")
-      EXPECT_EQ(Json::parse(c.body)["Sha1"], Sha1Hex(sha));
-    if (order.back() == "runAntiVirusScan") EXPECT_EQ(Json::parse(c.body)["ScanType"], "Quick");
-    if (order.back() == "isolate") EXPECT_EQ(Json::parse(c.body)["IsolationType"], "Selective");
+    const Json body = Json::parse(c.body);
+    if (order.back() == "StopAndQuarantineFile") {
+      EXPECT_EQ(body["Sha1"], Sha1Hex(sha));
+    } else if (order.back() == "runAntiVirusScan") {
+      EXPECT_EQ(body["ScanType"], "Quick");
+    } else if (order.back() == "isolate") {
+      EXPECT_EQ(body["IsolationType"], "Selective");
+    }
   }
   EXPECT_THAT(order, ElementsAre("collectInvestigationPackage", "runAntiVirusScan",
                                  "StopAndQuarantineFile", "isolate"));
