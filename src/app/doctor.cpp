@@ -153,8 +153,7 @@ void CheckNotYetBuilt(DoctorContext& ctx) {
     const char* check;
     const char* feature;
   };
-  for (const Pending& p : {Pending{"mde: indicators", "MDE indicators (Ti.ReadWrite.All)"},
-                           Pending{"sentinel", "the Sentinel TI feed and incidents"},
+  for (const Pending& p : {Pending{"sentinel: incidents", "Sentinel incident URL detonation"},
                            Pending{"graph mail", "mail attachment detonation"}}) {
     ctx.Emit(p.check, CheckOutcome::kSkipped,
              fmt::format("not configured in this build: the feature ({}) comes in a later "
@@ -174,6 +173,35 @@ void CheckNotYetBuilt(DoctorContext& ctx) {
              "the log as 'sending the alert mail' and as "
              "vc_outbox_items{kind=\"mail_notification\",state=\"pending\"} on /metrics");
   }
+}
+
+void CheckSentinelFeed(DoctorContext& ctx) {
+  const auto& feed = ctx.config().feed;
+  if (!feed.enabled) {
+    return ctx.Emit("sentinel: TI feed token", CheckOutcome::kSkipped,
+                    "the Sentinel threat-intelligence feed is off (feed.enabled)",
+                    "nothing to do unless you turn the feed on");
+  }
+  auto token = ctx.Tokens()->Token(feed.resource);
+  if (!token) {
+    return ctx.Emit("sentinel: TI feed token", CheckOutcome::kProblem,
+                    fmt::format("no token for {}: {}", feed.resource, token.error().message),
+                    "check AzureTenantID, AzureClientID, AzureClientSecret and feed.resource "
+                    "(https://management.azure.com)");
+  }
+  ctx.Emit("sentinel: TI feed token", CheckOutcome::kOk,
+           fmt::format("issued for {}", feed.resource));
+  // The upload API has no read-only call, and the right is an Azure role assignment on the
+  // workspace, which the token does not carry.
+  ctx.Emit("sentinel: workspace role", CheckOutcome::kSkipped,
+           fmt::format("not detectable with read-only calls: the app needs the Microsoft Sentinel "
+                       "Contributor role on workspace {}",
+                       feed.workspace_id),
+           fmt::format("in the Azure portal open the Log Analytics workspace > Access control "
+                       "(IAM) > Add role assignment, choose Microsoft Sentinel Contributor and "
+                       "the application {}; a missing role shows as HTTP 403 in `vmray-connector "
+                       "feed --once`",
+                       ctx.config().azure.client_id));
 }
 
 DoctorResult RunDoctor(const DoctorOptions& options, std::ostream& out) {
@@ -196,7 +224,7 @@ DoctorResult RunDoctor(const DoctorOptions& options, std::ostream& out) {
   DoctorContext ctx(*config, clock, emit);
   // The table of checks, in order. A new service adds its check function here.
   for (void (*check)(DoctorContext&) :
-       {CheckStore, CheckDefender, CheckVmray, CheckBlob, CheckNotYetBuilt}) {
+       {CheckStore, CheckDefender, CheckVmray, CheckBlob, CheckSentinelFeed, CheckNotYetBuilt}) {
     check(ctx);
   }
 

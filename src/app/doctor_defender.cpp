@@ -120,17 +120,30 @@ void CheckRoles(DoctorContext& ctx, const std::string& token) {
         GrantFix("Alert.ReadWrite.All", c));
   }
 
+  const auto& actions = c.defender.response_actions;
   const RoleNeed needs[] = {
       {"Machine.Read.All", "to read devices and Live Response actions", true, ""},
       {"Machine.LiveResponse", "to collect files from devices with Live Response", true, ""},
       {"Library.Manage", "to upload the quarantine script to the Live Response library",
        c.defender.fetch_quarantined_files, "FetchQuarantinedFiles is off"},
+      {"Ti.ReadWrite.All", "to import, update and evict the MDE indicators made from VMRay IOCs",
+       c.defender.indicators.enabled, "CreateIndicatorsInDefender is off"},
+      {"Machine.Isolate", "to isolate devices (response action)", actions.isolate,
+       "defender.response_actions.isolate is off"},
+      {"Machine.Scan", "to start antivirus scans (response action)", actions.antivirus_scan,
+       "defender.response_actions.antivirus_scan is off"},
+      {"Machine.StopAndQuarantine", "to stop and quarantine files (response action)",
+       actions.stop_and_quarantine, "defender.response_actions.stop_and_quarantine is off"},
+      {"Machine.CollectForensics", "to collect investigation packages (response action)",
+       actions.investigation_package, "defender.response_actions.investigation_package is off"},
   };
   for (const auto& n : needs) {
     const std::string check = fmt::format("mde: {}", n.role);
     bool ok = Has(roles, n.role);
-    // Machine.ReadWrite.All includes reading.
+    // Machine.ReadWrite.All includes reading; Ti.ReadWrite covers the indicators the app itself
+    // created, which are the only ones the connector touches.
     if (n.role == "Machine.Read.All") ok = ok || Has(roles, "Machine.ReadWrite.All");
+    if (n.role == "Ti.ReadWrite.All") ok = ok || Has(roles, "Ti.ReadWrite");
     if (!n.needed) {
       ctx.Emit(check, CheckOutcome::kSkipped, fmt::format("not needed: {}", n.off),
                fmt::format("grant it before turning on the feature that needs it ({})", n.why));

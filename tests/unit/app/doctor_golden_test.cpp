@@ -191,7 +191,8 @@ INSTANTIATE_TEST_SUITE_P(
         MissingRole{"Alert.ReadWrite.All", "missing_alert_readwrite", "mde: GET /api/alerts"},
         MissingRole{"Machine.Read.All", "missing_machine_read", "mde: GET /api/machines"},
         MissingRole{"Machine.LiveResponse", "missing_machine_liveresponse", ""},
-        MissingRole{"Library.Manage", "missing_library_manage", "mde: GET /api/libraryfiles"}),
+        MissingRole{"Library.Manage", "missing_library_manage", "mde: GET /api/libraryfiles"},
+        MissingRole{"Ti.ReadWrite.All", "missing_ti_readwrite", ""}),
     [](const auto& info) { return std::string(info.param.golden); });
 
 TEST_F(DoctorGolden, AlertReadOnlyIsAProblemForTheComment) {
@@ -206,12 +207,61 @@ TEST_F(DoctorGolden, AlertReadOnlyIsAProblemForTheComment) {
 }
 
 TEST_F(DoctorGolden, LibraryNotNeededWhenQuarantineFetchIsOff) {
-  GrantOnly({"Alert.ReadWrite.All", "Machine.Read.All", "Machine.LiveResponse"});
+  GrantOnly(
+      {"Alert.ReadWrite.All", "Machine.Read.All", "Machine.LiveResponse", "Ti.ReadWrite.All"});
   auto r = Run({{"VMRAY_CONNECTOR_DEFENDER_FETCH_QUARANTINED_FILES", "false"}});
   EXPECT_EQ(r.exit_code, 0) << output_;
   EXPECT_EQ(Row(r, "mde: Library.Manage").outcome, CheckOutcome::kSkipped);
   EXPECT_EQ(Row(r, "mde: GET /api/libraryfiles").outcome, CheckOutcome::kSkipped);
   EXPECT_EQ(h_.emulators().mde().CountCalls("GET", ".*libraryfiles.*"), 0u);
+}
+
+TEST_F(DoctorGolden, IndicatorsAndResponseActionsNeedTheirRolesOnlyWhenOn) {
+  // Off: not needed, and a token without them is fine.
+  GrantOnly({"Alert.ReadWrite.All", "Machine.Read.All", "Machine.LiveResponse", "Library.Manage"});
+  auto off = Run({{"CreateIndicatorsInDefender", "false"}});
+  EXPECT_EQ(off.exit_code, 0) << output_;
+  for (const char* role : {"Ti.ReadWrite.All", "Machine.Isolate", "Machine.Scan",
+                           "Machine.StopAndQuarantine", "Machine.CollectForensics"}) {
+    EXPECT_EQ(Row(off, std::string("mde: ") + role).outcome, CheckOutcome::kSkipped) << role;
+  }
+  // Isolation on without Machine.Isolate: a problem naming the permission; the scan stays off.
+  auto on = Run({{"CreateIndicatorsInDefender", "false"},
+                 {"VMRAY_CONNECTOR_DEFENDER_RESPONSE_ACTIONS_ISOLATE", "true"}});
+  EXPECT_EQ(on.exit_code, 1) << output_;
+  const CheckRow& isolate = Row(on, "mde: Machine.Isolate");
+  EXPECT_EQ(isolate.outcome, CheckOutcome::kProblem) << output_;
+  EXPECT_THAT(isolate.fix, HasSubstr("add Machine.Isolate"));
+  EXPECT_EQ(Row(on, "mde: Machine.Scan").outcome, CheckOutcome::kSkipped);
+  // Granted: fine.
+  GrantOnly({"Alert.ReadWrite.All", "Machine.Read.All", "Machine.LiveResponse", "Library.Manage",
+             "Machine.Isolate"});
+  auto granted = Run({{"CreateIndicatorsInDefender", "false"},
+                      {"VMRAY_CONNECTOR_DEFENDER_RESPONSE_ACTIONS_ISOLATE", "true"}});
+  EXPECT_EQ(granted.exit_code, 0) << output_;
+  EXPECT_EQ(Row(granted, "mde: Machine.Isolate").outcome, CheckOutcome::kOk);
+}
+
+TEST_F(DoctorGolden, SentinelFeedGetsItsTokenAndNamesTheWorkspaceRole) {
+  auto off = Run();
+  EXPECT_EQ(Row(off, "sentinel: TI feed token").outcome, CheckOutcome::kSkipped);
+  auto on = Run({{"VMRAY_CONNECTOR_FEED_ENABLED", "true"},
+                 {"VMRAY_CONNECTOR_FEED_WORKSPACE_ID", "6f1b2c3d-0000-4000-8000-00000000ab01"}});
+  EXPECT_EQ(on.exit_code, 0) << output_;
+  EXPECT_EQ(Row(on, "sentinel: TI feed token").outcome, CheckOutcome::kOk) << output_;
+  const CheckRow& role = Row(on, "sentinel: workspace role");
+  EXPECT_EQ(role.outcome, CheckOutcome::kSkipped);
+  EXPECT_THAT(role.detail, HasSubstr("6f1b2c3d-0000-4000-8000-00000000ab01"));
+  EXPECT_THAT(role.fix, HasSubstr("Microsoft Sentinel Contributor"));
+  EXPECT_EQ(
+      h_.emulators().entra().StateJson()["tokens_issued"].value("https://management.azure.com", 0),
+      1)
+      << h_.emulators().entra().StateJson().dump();
+  auto bad = Run({{"VMRAY_CONNECTOR_FEED_ENABLED", "true"},
+                  {"VMRAY_CONNECTOR_FEED_WORKSPACE_ID", "6f1b2c3d-0000-4000-8000-00000000ab01"},
+                  {"VMRAY_CONNECTOR_FEED_RESOURCE", "https://unknown.example.com"}});
+  EXPECT_EQ(bad.exit_code, 1) << output_;
+  EXPECT_EQ(Row(bad, "sentinel: TI feed token").outcome, CheckOutcome::kProblem) << output_;
 }
 
 TEST_F(DoctorGolden, WrongSecret) {
