@@ -67,6 +67,31 @@ std::optional<std::string> ReadRoles(const Json& value, std::vector<std::string>
   return std::nullopt;
 }
 
+// A list of Microsoft Graph application permissions the connector could use, or why not.
+std::optional<std::string> ReadGraphRoles(const Json& value, std::vector<std::string>& roles) {
+  static constexpr std::string_view kGraphPermissions[] = {"SecurityIncident.Read.All",
+                                                           "SecurityIncident.ReadWrite.All",
+                                                           "Mail.Send",
+                                                           "Mail.Read",
+                                                           "Mail.ReadBasic.All",
+                                                           "Mail.ReadWrite"};
+  if (!value.is_array()) return "graph_granted_roles must be an array of permission names";
+  std::vector<std::string> out;
+  for (const auto& r : value) {
+    if (!r.is_string() || !mde::OneOf(r.get<std::string>(), kGraphPermissions)) {
+      return fmt::format(
+          "graph_granted_roles: {} is not a Graph permission the emulator knows "
+          "(known: {})",
+          r.dump(), mde::JoinSet(kGraphPermissions));
+    }
+    out.push_back(r.get<std::string>());
+  }
+  roles = std::move(out);
+  return std::nullopt;
+}
+
+constexpr std::string_view kGraphResource = "https://graph.microsoft.com";
+
 }  // namespace
 
 EntraEmulator::Options EntraEmulator::Options::FromJson(const Json& j) {
@@ -103,10 +128,15 @@ EntraEmulator::Options EntraEmulator::Options::FromJson(const Json& j) {
       if (auto problem = ReadRoles(value, o.granted_roles)) {
         throw std::invalid_argument("entra." + *problem);
       }
+    } else if (key == "graph_granted_roles") {
+      if (auto problem = ReadGraphRoles(value, o.graph_granted_roles)) {
+        throw std::invalid_argument("entra." + *problem);
+      }
     } else {
       throw std::invalid_argument("unknown entra option '" + key +
                                   "' (known: tenant_id, client_id, client_secret, "
-                                  "token_lifetime_seconds, resources, granted_roles)");
+                                  "token_lifetime_seconds, resources, granted_roles, "
+                                  "graph_granted_roles)");
     }
   }
   return o;
@@ -117,7 +147,8 @@ EntraEmulator::EntraEmulator(Options options, Clock& clock, TokenRegistry& token
       options_(std::move(options)),
       tokens_(tokens),
       client_secret_(options_.client_secret),
-      granted_roles_(options_.granted_roles) {}
+      granted_roles_(options_.granted_roles),
+      graph_granted_roles_(options_.graph_granted_roles) {}
 
 void EntraEmulator::RegisterRoutes() {
   On("POST", R"(/([^/]+)/oauth2/token)",
@@ -268,6 +299,8 @@ void EntraEmulator::HandleToken(const httplib::Request& req, httplib::Response& 
   for (const auto& r : options_.defender_resources) {
     if (IEquals(r, *audience) && !granted_roles_.empty()) claims["roles"] = granted_roles_;
   }
+  if (IEquals(kGraphResource, *audience) && !graph_granted_roles_.empty())
+    claims["roles"] = graph_granted_roles_;
   const std::string token = tokens_.Issue(*audience, lifetime, now, claims);
   issued_tokens_.insert(token);
   ++issued_per_resource_[*audience];
@@ -297,16 +330,15 @@ void EntraEmulator::HandleToken(const httplib::Request& req, httplib::Response& 
 
 Json EntraEmulator::StateJson() const {
   std::lock_guard lock(state_mutex());
-  return {{"tenant_id", options_.tenant_id},
-          {"client_id", options_.client_id},
-          {"granted_roles", granted_roles_},
-          {"tokens_issued", issued_per_resource_},
-          {"errors", errors_}};
+  return {{"tenant_id", options_.tenant_id},       {"client_id", options_.client_id},
+          {"granted_roles", granted_roles_},       {"graph_granted_roles", graph_granted_roles_},
+          {"tokens_issued", issued_per_resource_}, {"errors", errors_}};
 }
 
 std::optional<std::string> EntraEmulator::Seed(const Json& seed) {
   if (!seed.is_object()) return "the Entra seed must be a JSON object";
   std::optional<std::vector<std::string>> roles;
+  std::optional<std::vector<std::string>> graph_roles;
   for (const auto& [key, value] : seed.items()) {
     if (key == "expire_all_tokens") {
       if (!value.is_boolean()) return "expire_all_tokens must be true or false";
@@ -317,15 +349,19 @@ std::optional<std::string> EntraEmulator::Seed(const Json& seed) {
     } else if (key == "granted_roles") {
       roles.emplace();
       if (auto problem = ReadRoles(value, *roles)) return problem;
+    } else if (key == "graph_granted_roles") {
+      graph_roles.emplace();
+      if (auto problem = ReadGraphRoles(value, *graph_roles)) return problem;
     } else {
       return "unknown Entra seed key '" + key +
-             "' (known: expire_all_tokens, client_secret, granted_roles)";
+             "' (known: expire_all_tokens, client_secret, granted_roles, graph_granted_roles)";
     }
   }
   std::lock_guard lock(state_mutex());
   if (seed.value("expire_all_tokens", false)) tokens_.ExpireAll();
   if (seed.contains("client_secret")) client_secret_ = seed["client_secret"].get<std::string>();
   if (roles) granted_roles_ = std::move(*roles);
+  if (graph_roles) graph_granted_roles_ = std::move(*graph_roles);
   return std::nullopt;
 }
 
@@ -333,6 +369,7 @@ void EntraEmulator::ResetState() {
   std::lock_guard lock(state_mutex());
   client_secret_ = options_.client_secret;
   granted_roles_ = options_.granted_roles;
+  graph_granted_roles_ = options_.graph_granted_roles;
   issued_per_resource_.clear();
   errors_.clear();
 }

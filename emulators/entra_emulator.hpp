@@ -7,7 +7,8 @@
 // Tokens are JWT-shaped with the claims of an Entra app-only access token (aud, iss, tid, appid,
 // roles, ver, iat, nbf, exp), so a client can read which application permissions the app holds
 // from `roles`, as `vmray-connector doctor` does. The roles of WindowsDefenderATP tokens come
-// from `granted_roles`; tokens for other resources carry none.
+// from `granted_roles`, those of Microsoft Graph tokens from `graph_granted_roles`; tokens for
+// other resources carry none.
 #pragma once
 
 #include <map>
@@ -48,22 +49,27 @@ class EntraEmulator final : public EmulatorServer {
     std::vector<std::string> granted_roles = {"Alert.ReadWrite.All", "Machine.Read.All",
                                               "Machine.LiveResponse", "Library.Manage",
                                               "Ti.ReadWrite.All"};
+    // Application permissions granted on Microsoft Graph (https://graph.microsoft.com): by
+    // default what the connector's Graph features use, incident tags and comments and sendMail.
+    std::vector<std::string> graph_granted_roles = {"SecurityIncident.ReadWrite.All", "Mail.Send"};
 
     // {"tenant_id", "client_id", "client_secret", "token_lifetime_seconds", "resources": [...],
-    //  "granted_roles": [...]}; unknown keys, wrong types and role names that are not
-    //  WindowsDefenderATP permissions throw std::invalid_argument.
+    //  "granted_roles": [...], "graph_granted_roles": [...]}; unknown keys, wrong types and role
+    //  names that are not WindowsDefenderATP permissions throw std::invalid_argument.
     static Options FromJson(const Json& j);
   };
 
   EntraEmulator(Options options, Clock& clock, TokenRegistry& tokens);
 
-  // {"tenant_id", "client_id", "granted_roles": [...], "tokens_issued": {"<resource>": n},
+  // {"tenant_id", "client_id", "granted_roles": [...], "graph_granted_roles": [...],
+  // "tokens_issued": {"<resource>": n},
   //  "errors": {"<error>": n}}
   Json StateJson() const override;
   // {"expire_all_tokens": true} expires every token issued so far (all emulators);
   // {"client_secret": "..."} changes the accepted secret (a rotated secret);
   // {"granted_roles": [...]} changes the roles of tokens issued from now on (a permission granted
-  // or removed; tokens already issued keep theirs, as in Entra).
+  // or removed; tokens already issued keep theirs, as in Entra); {"graph_granted_roles": [...]}
+  // the same for Graph tokens.
   std::optional<std::string> Seed(const Json& seed) override;
   void ResetState() override;
 
@@ -85,6 +91,7 @@ class EntraEmulator final : public EmulatorServer {
   // Under state_mutex().
   std::string client_secret_;
   std::vector<std::string> granted_roles_;
+  std::vector<std::string> graph_granted_roles_;
   std::map<std::string, int64_t> issued_per_resource_;
   std::map<std::string, int64_t> errors_;
   std::unordered_set<std::string> issued_tokens_;

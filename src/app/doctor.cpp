@@ -223,8 +223,8 @@ DoctorResult RunDoctor(const DoctorOptions& options, std::ostream& out) {
   }
   DoctorContext ctx(*config, clock, emit);
   // The table of checks, in order. A new service adds its check function here.
-  for (void (*check)(DoctorContext&) :
-       {CheckStore, CheckDefender, CheckVmray, CheckBlob, CheckSentinelFeed, CheckNotYetBuilt}) {
+  for (void (*check)(DoctorContext&) : {CheckStore, CheckDefender, CheckGraph, CheckVmray,
+                                        CheckBlob, CheckSentinelFeed, CheckNotYetBuilt}) {
     check(ctx);
   }
 

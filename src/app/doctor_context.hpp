@@ -47,6 +47,7 @@ void CheckDefender(DoctorContext& ctx);
 void CheckVmray(DoctorContext& ctx);
 void CheckBlob(DoctorContext& ctx);
 // Services this build has no feature for yet: SKIPPED rows that keep the table's shape.
+void CheckGraph(DoctorContext& ctx);
 void CheckSentinelFeed(DoctorContext& ctx);
 void CheckNotYetBuilt(DoctorContext& ctx);
 

@@ -278,11 +278,14 @@ TEST_F(EntraEmulatorTest, TokensAreJwtsWithTheClaimsOfAnAppOnlyToken) {
   EXPECT_EQ(set_->tokens().RolesOf(token).size(), 5u);
   EXPECT_EQ(token.find(opts().client_secret), std::string::npos);
 
-  // Roles are WindowsDefenderATP permissions: a Graph token carries none.
+  // A Graph token carries the Graph permissions; a storage token none.
   const std::string graph =
       Json::parse(V2(Form("scope", "https://graph.microsoft.com/.default"))->body)["access_token"];
-  EXPECT_FALSE(JwtPayloadOf(graph).contains("roles"));
-  EXPECT_TRUE(set_->tokens().RolesOf(graph).empty());
+  EXPECT_EQ(JwtPayloadOf(graph)["roles"], (Json{"SecurityIncident.ReadWrite.All", "Mail.Send"}));
+  const std::string storage =
+      Json::parse(V2(Form("scope", "https://storage.azure.com/.default"))->body)["access_token"];
+  EXPECT_FALSE(JwtPayloadOf(storage).contains("roles"));
+  EXPECT_TRUE(set_->tokens().RolesOf(storage).empty());
 }
 
 TEST_F(EntraEmulatorTest, SeededRolesApplyToTokensIssuedAfterwards) {

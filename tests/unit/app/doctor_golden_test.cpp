@@ -242,6 +242,33 @@ TEST_F(DoctorGolden, IndicatorsAndResponseActionsNeedTheirRolesOnlyWhenOn) {
   EXPECT_EQ(Row(granted, "mde: Machine.Isolate").outcome, CheckOutcome::kOk);
 }
 
+TEST_F(DoctorGolden, GraphPermissionsFollowTheGraphFeatures) {
+  // Incident tags are on by default: SecurityIncident.ReadWrite.All is needed, Mail.Send not.
+  auto r = Run();
+  EXPECT_EQ(Row(r, "graph: incidents").outcome, CheckOutcome::kOk) << output_;
+  EXPECT_EQ(Row(r, "graph: Mail.Send").outcome, CheckOutcome::kSkipped);
+  // Mail through Graph without Mail.Send granted: a problem naming the permission.
+  h_.Seed({{"entra", {{"graph_granted_roles", {"SecurityIncident.ReadWrite.All"}}}}});
+  auto mail = Run({{"VMRAY_CONNECTOR_MAIL_ENABLED", "true"},
+                   {"VMRAY_CONNECTOR_MAIL_TRANSPORT", "graph"},
+                   {"VMRAY_CONNECTOR_MAIL_GRAPH_SENDER", "soc-bot@contoso.com"},
+                   {"VMRAY_CONNECTOR_MAIL_FROM", "soc-bot@contoso.com"},
+                   {"VMRAY_CONNECTOR_MAIL_TO", "soc@example.com"}});
+  EXPECT_EQ(mail.exit_code, 1) << output_;
+  const CheckRow& send = Row(mail, "graph: Mail.Send");
+  EXPECT_EQ(send.outcome, CheckOutcome::kProblem) << output_;
+  EXPECT_THAT(send.fix, HasSubstr("Microsoft Graph > Application permissions, add Mail.Send"));
+  EXPECT_EQ(Row(mail, "graph: incidents").outcome, CheckOutcome::kOk);
+  // Nothing on Graph needed: one skipped row, no Graph token asked for.
+  const auto before =
+      h_.emulators().entra().StateJson()["tokens_issued"].value("https://graph.microsoft.com", 0);
+  auto none = Run({{"AddTagsToIncident", "false"}, {"AddCommentsToIncident", "false"}});
+  EXPECT_EQ(Row(none, "graph: permissions").outcome, CheckOutcome::kSkipped);
+  EXPECT_EQ(
+      h_.emulators().entra().StateJson()["tokens_issued"].value("https://graph.microsoft.com", 0),
+      before);
+}
+
 TEST_F(DoctorGolden, SentinelFeedGetsItsTokenAndNamesTheWorkspaceRole) {
   auto off = Run();
   EXPECT_EQ(Row(off, "sentinel: TI feed token").outcome, CheckOutcome::kSkipped);
