@@ -175,6 +175,12 @@ void CheckNotYetBuilt(DoctorContext& ctx) {
   }
 }
 
+std::string JoinRoles(const std::vector<std::string>& roles) {
+  std::string out;
+  for (const auto& r : roles) out += (out.empty() ? "" : ", ") + r;
+  return out.empty() ? "none" : out;
+}
+
 void CheckSentinelFeed(DoctorContext& ctx) {
   const auto& feed = ctx.config().feed;
   if (!feed.enabled) {

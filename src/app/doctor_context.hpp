@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "app/doctor.hpp"
 #include "auth/entra_token_cache.hpp"
@@ -42,6 +43,9 @@ class DoctorContext {
 };
 
 // The checks, in the order of the table.
+// "a, b, c", or "none" for an empty list: the roles a token carries, in problem rows.
+std::string JoinRoles(const std::vector<std::string>& roles);
+
 void CheckStore(DoctorContext& ctx);
 void CheckDefender(DoctorContext& ctx);
 void CheckVmray(DoctorContext& ctx);

@@ -20,12 +20,6 @@ bool Has(const std::vector<std::string>& roles, std::string_view role) {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out.empty() ? "none" : out;
-}
-
 std::string GrantFix(std::string_view role, const config::Config& c) {
   return fmt::format(
       "in the Azure portal open App registrations > {} > API permissions > Add a permission > APIs "
@@ -102,7 +96,7 @@ void CheckRoles(DoctorContext& ctx, const std::string& token) {
                     "rely on the API probes below; a 403 there names the missing permission");
   }
   const std::vector<std::string> roles = RolesClaim(*payload);
-  const std::string granted = fmt::format("granted: {}", Join(roles));
+  const std::string granted = fmt::format("granted: {}", JoinRoles(roles));
 
   // Alerts: ReadWrite covers reading; Read alone lets intake work and every comment fail.
   if (Has(roles, "Alert.ReadWrite.All")) {

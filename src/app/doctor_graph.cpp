@@ -66,11 +66,8 @@ void CheckGraph(DoctorContext& ctx) {
     } else if (std::find(roles.begin(), roles.end(), n.role) != roles.end()) {
       ctx.Emit(check, CheckOutcome::kOk, fmt::format("{} granted: {}", n.role, n.why));
     } else {
-      std::string granted;
-      for (const auto& r : roles) granted += (granted.empty() ? "" : ", ") + r;
       ctx.Emit(check, CheckOutcome::kProblem,
-               fmt::format("{} missing: needed {} (granted: {})", n.role, n.why,
-                           granted.empty() ? "none" : granted),
+               fmt::format("{} missing: needed {} (granted: {})", n.role, n.why, JoinRoles(roles)),
                GraphGrantFix(n.role, c));
     }
   }

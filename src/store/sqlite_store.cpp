@@ -59,6 +59,17 @@ OutboxItem ReadOutbox(const Statement& row) {
   return item;
 }
 
+// Every remaining row of a SELECT of VC_OUTBOX_COLUMNS.
+Result<std::vector<OutboxItem>> ReadOutboxRows(Statement& select) {
+  std::vector<OutboxItem> items;
+  while (true) {
+    VC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    items.push_back(ReadOutbox(select));
+  }
+  return items;
+}
+
 Sample ReadSample(const Statement& row) {
   Sample sample;
   sample.sha256 = row.Text(0);
@@ -861,13 +872,7 @@ Result<std::vector<OutboxItem>> SqliteStore::ListOutbox(int64_t job_id) {
   if (!prepared) return prepared.error();
   Statement& select = *prepared;
   if (job_id != 0) select.BindInt(1, job_id);
-  std::vector<OutboxItem> items;
-  while (true) {
-    VC_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    items.push_back(ReadOutbox(select));
-  }
-  return items;
+  return ReadOutboxRows(select);
 }
 
 Result<std::optional<OutboxItem>> SqliteStore::GetOutboxByKey(const std::string& key) {
@@ -893,13 +898,7 @@ Result<std::vector<OutboxItem>> SqliteStore::ListOutboxByKeyPrefix(const std::st
   select.BindText(1, prefix);
   select.BindText(2, prefix + "\xF4\x8F\xBF\xBF");
   select.BindInt(3, limit);
-  std::vector<OutboxItem> items;
-  while (true) {
-    VC_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    items.push_back(ReadOutbox(select));
-  }
-  return items;
+  return ReadOutboxRows(select);
 }
 
 Result<std::vector<OutboxCount>> SqliteStore::CountOutbox() {

@@ -164,16 +164,9 @@ std::string RenderDigestText(const std::vector<AlertSummary>& alerts) {
 std::string DigestSubject(const std::vector<AlertSummary>& alerts, std::string_view subject) {
   std::set<std::string> ids;
   for (const auto& a : alerts) ids.insert(a.alert_id);
-  if (ids.size() == 1) {
-    // One alert with several files: its own subject, with the most severe verdict.
-    auto rank = [](const std::string& v) {
-      return v == "malicious" ? 3 : v == "suspicious" ? 2 : v == "clean" ? 1 : 0;
-    };
-    const auto worst = std::max_element(
-        alerts.begin(), alerts.end(),
-        [&](const auto& a, const auto& b) { return rank(a.verdict) < rank(b.verdict); });
-    return AlertSubject(*worst, subject);
-  }
+  // One alert with several files: its own subject, from the first row (callers put the most
+  // severe verdict first).
+  if (ids.size() == 1) return AlertSubject(alerts.front(), subject);
   return fmt::format("{} - {} alerts settled", subject, ids.size());
 }
 

@@ -49,8 +49,8 @@ MailMessage AlertMail(const AlertSummary& alert, std::string from, std::vector<s
 // A digest: one table row (or text paragraph) per alert settled in the interval.
 std::string RenderDigestHtml(const std::vector<AlertSummary>& alerts);
 std::string RenderDigestText(const std::vector<AlertSummary>& alerts);
-// "<subject> - <n> alerts settled" (n distinct alert ids), or for rows of one alert its
-// AlertSubject with the most severe verdict.
+// "<subject> - <n> alerts settled" (n distinct alert ids), or for rows of one alert the
+// AlertSubject of the first row (callers order rows most severe verdict first).
 std::string DigestSubject(const std::vector<AlertSummary>& alerts,
                           std::string_view subject = kDefaultSubject);
 MailMessage DigestMail(const std::vector<AlertSummary>& alerts, std::string from,

@@ -10,6 +10,7 @@
 #include "core/json.hpp"
 #include "core/redact.hpp"
 #include "pipelines/defender_alerts/evidence_payload.hpp"
+#include "pipelines/defender_alerts/incident_writer.hpp"
 #include "pipelines/defender_alerts/sample_result.hpp"
 #include "pipelines/defender_alerts/settled_alert.hpp"
 
@@ -58,6 +59,11 @@ std::vector<mail::AlertSummary> SummariseAlert(const SettledAlert& alert, store:
     if (auto p = EvidencePayload::Parse(job.payload))
       summaries.push_back(Summarise(job, *p, store));
   }
+  // Most severe first: the table reads from the worst file, and a one-alert mail takes its
+  // subject from the first row.
+  std::stable_sort(summaries.begin(), summaries.end(), [](const auto& a, const auto& b) {
+    return VerdictRank(a.verdict) > VerdictRank(b.verdict);
+  });
   return summaries;
 }
 

@@ -30,7 +30,8 @@ struct MailSettings {
   int digest_minutes = 0;  // mail.digest_minutes: 0 mails each alert on its own
 };
 
-// One summary per evidence job of the alert (a job whose payload is unreadable is left out).
+// One summary per evidence job of the alert, most severe verdict first (a job whose payload is
+// unreadable is left out).
 std::vector<mail::AlertSummary> SummariseAlert(const SettledAlert& alert, store::Store& store);
 // The Delivery after a failed send: final for a message the server will never take or after
 // about a day of tries, a slow retry for a refused login or missing STARTTLS (a person has to
