@@ -306,8 +306,8 @@ TEST_F(WritebackKillRestart, ThreeHundredAlertsTwentyKillsExactlyOnceEach) {
   RecordProperty("indicators_at_end", static_cast<int>(o.indicators.size()));
   // Each unknown file was submitted once.
   std::map<std::string, int> submissions;
-  for (const auto& s : VmrayState(emulators_)["submissions"])
-    submissions[s["sha256"].get<std::string>()]++;
+  const Json vmray = VmrayState(emulators_);  // a range-for over a temporary's member dangles
+  for (const auto& s : vmray["submissions"]) submissions[s["sha256"].get<std::string>()]++;
   for (const auto& [sha, n] : submissions) EXPECT_EQ(n, 1) << sha;
   auto assertions = app::GetJson(emulators_.Url("mde") + "/_emulator/assertions");
   ASSERT_TRUE(assertions);
