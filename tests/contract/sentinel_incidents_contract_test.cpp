@@ -210,6 +210,12 @@ TEST_F(SentinelIncidentsContractTest, CommentsArePutUnderTheCallersIdAndLimited)
   EXPECT_EQ(Seen(too_long.error()).code, ErrorCode::kInvalidArgument);
   EXPECT_THAT(too_long.error().message, HasSubstr("30000"));
   EXPECT_EQ(CallsTo(sentinel(), "PUT", ".*/comments/2222.*").size(), 0u);
+  // Non-ASCII counts as characters, not bytes; outside the BMP as two (UTF-16 units).
+  EXPECT_EQ(sentinel::Utf8Characters("\xc3\xa9\xe2\x82\xac"), 2u);
+  EXPECT_EQ(sentinel::Utf8Characters("\xf0\x9f\x98\x80"), 2u);
+  std::string accents;
+  for (size_t i = 0; i < sentinel::kMaxCommentCharacters; ++i) accents += "\xc3\xa9";
+  ASSERT_TRUE(client_->PutComment(kId, "33333333-3333-4333-8333-333333333333", accents));
 
   auto unknown = client_->PutComment("00000000-0000-4000-8000-000000000099", cid, "x");
   ASSERT_FALSE(unknown);

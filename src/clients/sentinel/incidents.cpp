@@ -48,9 +48,15 @@ Error Protocol(const std::string& message) {
 }  // namespace
 
 size_t Utf8Characters(std::string_view text) {
-  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  // Code points, with those outside the BMP counted twice: whether the service counts code
+  // points or UTF-16 units (as .NET strings do) is not documented; a comment this lets through
+  // is within the limit under either count.
+  size_t n = 0;
+  for (char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b & 0xC0) != 0x80) n += b >= 0xF0 ? 2 : 1;
+  }
+  return n;
 }
 
 Error MapArmError(const http::Response& r, const std::string& what) {

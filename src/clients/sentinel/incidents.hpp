@@ -115,7 +115,8 @@ Result<SentinelIncident> ParseSentinelIncident(const Json& j);
 Result<IncidentEntity> ParseIncidentEntity(const Json& j);
 // ARM's error envelope as a vc::Error with service "sentinel"; 409 (stale etag) is kConflict.
 Error MapArmError(const http::Response& r, const std::string& what);
-// Characters (code points) of UTF-8 text, as the comment limit counts them.
+// Characters of UTF-8 text as the comment limit is checked here: code points, those outside the
+// BMP counted twice (the larger of a code-point and a UTF-16 count).
 size_t Utf8Characters(std::string_view text);
 
 }  // namespace vc::sentinel
