@@ -221,6 +221,10 @@ std::string EmulatorServer::FaultBody(int status) const {
       .dump();
 }
 
+std::string EmulatorServer::FaultBodyFor(const httplib::Request&, int status) const {
+  return FaultBody(status);
+}
+
 void EmulatorServer::AssertionFailed(const httplib::Request& req, httplib::Response& res,
                                      const std::string& reason) {
   {
@@ -274,7 +278,8 @@ httplib::Server::HandlerResponse EmulatorServer::ApplyFaults(const httplib::Requ
     return httplib::Server::HandlerResponse::Handled;
   }
   res.status = hit->status;
-  res.set_content(hit->body.empty() ? FaultBody(hit->status) : hit->body, hit->content_type);
+  res.set_content(hit->body.empty() ? FaultBodyFor(req, hit->status) : hit->body,
+                  hit->content_type);
   return httplib::Server::HandlerResponse::Handled;
 }
 

@@ -98,6 +98,8 @@ class EmulatorServer {
   virtual void RegisterRoutes() = 0;
   // Body of an injected fault when FaultRule::body is empty (service-shaped error envelope).
   virtual std::string FaultBody(int status) const;
+  // Same, for an emulator that serves two APIs with different error envelopes on one port.
+  virtual std::string FaultBodyFor(const httplib::Request& req, int status) const;
 
   // Registers a route whose injected faults are answered inside the handler, after the server
   // has read the request body. (A fault answered in the pre-routing hook left a POST body unread

@@ -174,13 +174,24 @@ SentinelEmulator::Options SentinelEmulator::Options::FromJson(const Json& j) {
       if (key == "max_objects") o.max_objects = value.get<int>();
       if (key == "requests_per_window") o.requests_per_window = value.get<int>();
       if (key == "window_ms") o.window_ms = value.get<int64_t>();
+    } else if (key == "subscription_id" || key == "resource_group" || key == "workspace_name") {
+      if (!value.is_string() || value.get<std::string>().empty())
+        throw std::invalid_argument("sentinel." + key + " must be a non-empty string");
+      (key == "subscription_id"  ? o.subscription_id
+       : key == "resource_group" ? o.resource_group
+                                 : o.workspace_name) = value.get<std::string>();
+    } else if (key == "page_size") {
+      if (!value.is_number_integer() || value.get<int64_t>() <= 0 || value.get<int64_t>() > 1000)
+        throw std::invalid_argument("sentinel.page_size must be an integer from 1 to 1000");
+      o.page_size = value.get<int>();
     } else if (key == "keep_objects") {
       if (!value.is_boolean()) throw std::invalid_argument("sentinel.keep_objects must be a bool");
       o.keep_objects = value.get<bool>();
     } else {
       throw std::invalid_argument("unknown sentinel option '" + key +
                                   "' (known: audiences, workspaces, max_objects, "
-                                  "requests_per_window, window_ms, keep_objects)");
+                                  "requests_per_window, window_ms, keep_objects, "
+                                  "subscription_id, resource_group, workspace_name, page_size)");
     }
   }
   return o;
@@ -192,6 +203,7 @@ SentinelEmulator::SentinelEmulator(Options options, Clock& clock, TokenRegistry&
 void SentinelEmulator::RegisterRoutes() {
   On("POST", R"(/workspaces/([^/]+)/threat-intelligence-stix-objects:upload)",
      [this](const httplib::Request& req, httplib::Response& res) { Upload(req, res); });
+  RegisterIncidentRoutes();
 }
 
 std::string SentinelEmulator::FaultBody(int status) const {
@@ -411,13 +423,16 @@ Json SentinelEmulator::StateJson() const {
           {"rejected", rejected_},
           {"throttled", throttled_},
           {"first_upload", time(first_upload_)},
-          {"last_upload", time(last_upload_)}};
+          {"last_upload", time(last_upload_)},
+          {"incidents", IncidentsStateLocked()}};
 }
 
 std::optional<std::string> SentinelEmulator::Seed(const Json& seed) {
   if (!seed.is_object()) return "sentinel seed must be a JSON object";
   for (const auto& [key, value] : seed.items()) {
-    if (key != "objects") return "unknown sentinel seed key '" + key + "' (known: objects)";
+    if (key == "incidents") continue;  // checked by SeedIncidentsLocked
+    if (key != "objects")
+      return "unknown sentinel seed key '" + key + "' (known: objects, incidents)";
     if (!value.is_array()) return "sentinel.objects must be an array";
     for (const auto& o : value) {
       auto problems = ValidateObject(o);
@@ -425,6 +440,9 @@ std::optional<std::string> SentinelEmulator::Seed(const Json& seed) {
     }
   }
   std::lock_guard lock(state_mutex());
+  if (seed.contains("incidents")) {
+    if (auto problem = SeedIncidentsLocked(seed["incidents"])) return problem;
+  }
   if (seed.contains("objects")) {
     for (const auto& o : seed["objects"]) objects_[o["id"].get<std::string>()] = o;
   }
@@ -439,6 +457,9 @@ void SentinelEmulator::ResetState() {
   uploads_ = rejected_ = throttled_ = 0;
   first_upload_.reset();
   last_upload_.reset();
+  incidents_.clear();
+  next_incident_number_ = 1;
+  next_etag_ = 1;
 }
 
 std::map<std::string, Json> SentinelEmulator::Objects() const {
