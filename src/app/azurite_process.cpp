@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/child_process.hpp"
 #include "http/curl_transport.hpp"
 
 namespace vc::app {
@@ -70,7 +70,6 @@ Status AzuriteProcess::Start(const std::string& binary) {
   if (log_fd < 0) return Failure("cannot create a log file for Azurite in /tmp");
   log_path_ = path_template;
 
-  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<std::string> args = {
       binary, "--blobHost", "127.0.0.1",
       // 0: the system picks a free port and Azurite prints it, so parallel tests never collide.
@@ -81,30 +80,16 @@ Status AzuriteProcess::Start(const std::string& binary) {
       "--disableTelemetry",
       // No access log: the output is read only for the listening line and failure messages.
       "--silent"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = getpid();
-
-  const pid_t pid = fork();
-  if (pid < 0) {
+  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  auto pid = SpawnChild(args, std::nullopt,
+                        ChildIo{.stdin_fd = null_fd, .stdout_fd = log_fd, .stderr_fd = log_fd});
+  if (null_fd >= 0) close(null_fd);
+  if (!pid) {
     close(log_fd);
-    return Failure("fork() failed while starting Azurite");
-  }
-  if (pid == 0) {
-    // Killed with the test process, even when that one crashes and runs no destructor.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    close(log_fd);
-    const int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    execv(argv[0], argv.data());
-    _exit(127);
+    return Failure("cannot start Azurite: " + pid.error().message);
   }
   close(log_fd);
-  pid_ = pid;
+  pid_ = *pid;
 
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   while (true) {

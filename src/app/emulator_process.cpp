@@ -3,15 +3,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 
+#include "core/child_process.hpp"
 #include "http/curl_transport.hpp"
-
-extern char** environ;
 
 namespace vc::app {
 
@@ -21,24 +19,18 @@ EmulatorProcess::~EmulatorProcess() {
 
 Status EmulatorProcess::Start(const std::string& binary, const std::vector<std::string>& args) {
   int out[2];
-  if (pipe(out) != 0) return MakeError(ErrorCode::kInternal, "pipe() failed");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
+  // Close-on-exec: the child keeps only its stdout copy of the write end.
+  if (pipe2(out, O_CLOEXEC) != 0) return MakeError(ErrorCode::kInternal, "pipe2() failed");
   std::vector<std::string> argv_s = {binary};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  auto pid = SpawnChild(argv_s, std::nullopt, ChildIo{.stdout_fd = out[1]});
   close(out[1]);
-  if (rc != 0) {
+  if (!pid) {
     close(out[0]);
     pid_ = -1;
-    return MakeError(ErrorCode::kNotFound, "cannot start " + binary + ": " + std::strerror(rc));
+    return pid.error();
   }
+  pid_ = *pid;
   std::string line;
   char c;
   pollfd pfd{out[0], POLLIN, 0};

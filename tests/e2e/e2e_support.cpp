@@ -1,7 +1,6 @@
 #include "e2e_support.hpp"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/child_process.hpp"
 #include "core/random.hpp"
 
 namespace vc::e2e {
@@ -31,13 +31,9 @@ bool ConnectorProcess::Start(const std::vector<std::pair<std::string, std::strin
   std::vector<std::string> env_s;
   for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
   env_s.push_back("PATH=/usr/bin:/bin");
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string bin = ConnectorBinary();
-  std::string run = "run";
-  char* argv[] = {bin.data(), run.data(), nullptr};
-  return posix_spawn(&pid_, bin.c_str(), nullptr, nullptr, argv, envp.data()) == 0;
+  auto pid = SpawnChild({ConnectorBinary(), "run"}, env_s);
+  pid_ = pid ? *pid : -1;
+  return pid.has_value();
 }
 
 void ConnectorProcess::Kill(int signal) {

@@ -3,12 +3,13 @@
 #include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <regex>
 #include <thread>
 
+#include "core/child_process.hpp"
 #include "e2e_support.hpp"
 
 namespace vc::e2e {
@@ -28,24 +29,17 @@ bool CapturedConnector::Start(const std::vector<std::string>& args, const Env& e
   std::vector<std::string> env_s;
   for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
   env_s.push_back("PATH=/usr/bin:/bin");
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_s{ConnectorBinary()};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  const int rc = posix_spawn(&pid_, argv_s[0].c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) pid_ = -1;
-  return rc == 0;
+  std::vector<std::string> argv{ConnectorBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const int out = open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err = open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  auto pid = (out >= 0 && err >= 0)
+                 ? SpawnChild(argv, env_s, ChildIo{.stdout_fd = out, .stderr_fd = err})
+                 : Result<pid_t>(MakeError(ErrorCode::kInternal, "cannot create the output files"));
+  if (out >= 0) close(out);
+  if (err >= 0) close(err);
+  pid_ = pid ? *pid : -1;
+  return pid.has_value();
 }
 
 void CapturedConnector::Signal(int signal) {
