@@ -11,17 +11,11 @@
 #include <iostream>
 
 #include "bench_setup.hpp"
+#include "cli_options.hpp"
 #include "connector_watch.hpp"
 #include "core/base64.hpp"
 #include "core/hash.hpp"
 #include "emulator_stats.hpp"
-
-#ifndef VC_BENCH_CONNECTOR
-#define VC_BENCH_CONNECTOR "vmray-connector"
-#endif
-#ifndef VC_BENCH_EMULATORS
-#define VC_BENCH_EMULATORS "vmray-emulators"
-#endif
 
 namespace vc::bench {
 namespace {
@@ -252,36 +246,23 @@ int main(int argc, char** argv) {
       "Alert throughput of vmray-connector against vmray-emulators: known-hash and collection "
       "workloads; prints alerts/s, CPU per alert, API calls per alert and peak RSS"};
   Flags flags;
-  flags.common.connector = VC_BENCH_CONNECTOR;
-  flags.common.emulators = VC_BENCH_EMULATORS;
   flags.common.Add(app);
-  app.add_option("--known", flags.known, "Alerts on the known-hash path")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--collect", flags.collect, "Alerts that need collection and submission")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
+  AddBounded(app, "--known", flags.known, "Alerts on the known-hash path", 1, 1'000'000);
+  AddBounded(app, "--collect", flags.collect, "Alerts that need collection and submission", 1,
+             1'000'000);
   app.add_option("--only", flags.only, "Which workload to run")
       ->check(CLI::IsMember({"both", "known", "collect"}))
       ->capture_default_str();
-  app.add_option("--known-alerts-per-machine", flags.known_alerts_per_machine,
-                 "Known-hash alerts per device")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--collect-alerts-per-machine", flags.collect_alerts_per_machine,
-                 "Collection alerts per device (MDE runs one Live Response per device at a time)")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--file-bytes", flags.file_bytes, "Size of each collected file")
-      ->check(CLI::Range(64, 100'000'000))
-      ->capture_default_str();
-  app.add_option("--finish-after-polls", flags.finish_after_polls,
-                 "VMRay emulator: submission polls until an analysis finishes")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--timeout-seconds", flags.timeout_seconds, "Give up on a workload after this")
-      ->check(CLI::Range(1, 86'400))
-      ->capture_default_str();
+  AddBounded(app, "--known-alerts-per-machine", flags.known_alerts_per_machine,
+             "Known-hash alerts per device", 1, 1'000'000);
+  AddBounded(app, "--collect-alerts-per-machine", flags.collect_alerts_per_machine,
+             "Collection alerts per device (MDE runs one Live Response per device at a time)", 1,
+             1'000'000);
+  AddBounded(app, "--file-bytes", flags.file_bytes, "Size of each collected file", 64, 100'000'000);
+  AddBounded(app, "--finish-after-polls", flags.finish_after_polls,
+             "VMRay emulator: submission polls until an analysis finishes", 1, 1'000'000);
+  AddBounded(app, "--timeout-seconds", flags.timeout_seconds, "Give up on a workload after this", 1,
+             86'400);
   CLI11_PARSE(app, argc, argv);
 
   std::cout << "# bench-alert-throughput\n\n"

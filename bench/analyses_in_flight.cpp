@@ -10,16 +10,10 @@
 #include <thread>
 
 #include "bench_setup.hpp"
+#include "cli_options.hpp"
 #include "connector_watch.hpp"
 #include "core/hash.hpp"
 #include "emulator_stats.hpp"
-
-#ifndef VC_BENCH_CONNECTOR
-#define VC_BENCH_CONNECTOR "vmray-connector"
-#endif
-#ifndef VC_BENCH_EMULATORS
-#define VC_BENCH_EMULATORS "vmray-emulators"
-#endif
 
 namespace vc::bench {
 namespace {
@@ -198,26 +192,17 @@ int main(int argc, char** argv) {
       "RSS and CPU of vmray-connector while analyses are in flight (jobs waiting in state "
       "analysing), against vmray-emulators"};
   Flags flags;
-  flags.common.connector = VC_BENCH_CONNECTOR;
-  flags.common.emulators = VC_BENCH_EMULATORS;
   flags.common.Add(app);
-  app.add_option("--analyses", flags.analyses, "Analyses in flight (one alert and file each)")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--alerts-per-machine", flags.alerts_per_machine, "Alerts per device")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--analysis-poll-seconds", flags.analysis_poll_seconds,
-                 "vmray.analysis_poll_interval_seconds")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  app.add_option("--window-seconds", flags.window_seconds, "How long to measure the waiting")
-      ->check(CLI::Range(1, 86'400))
-      ->capture_default_str();
-  app.add_option("--timeout-seconds", flags.timeout_seconds,
-                 "Give up when the jobs are not all analysing after this")
-      ->check(CLI::Range(1, 86'400))
-      ->capture_default_str();
+  AddBounded(app, "--analyses", flags.analyses, "Analyses in flight (one alert and file each)", 1,
+             1'000'000);
+  AddBounded(app, "--alerts-per-machine", flags.alerts_per_machine, "Alerts per device", 1,
+             1'000'000);
+  AddBounded(app, "--analysis-poll-seconds", flags.analysis_poll_seconds,
+             "vmray.analysis_poll_interval_seconds", 1, 3600);
+  AddBounded(app, "--window-seconds", flags.window_seconds, "How long to measure the waiting", 1,
+             86'400);
+  AddBounded(app, "--timeout-seconds", flags.timeout_seconds,
+             "Give up when the jobs are not all analysing after this", 1, 86'400);
   CLI11_PARSE(app, argc, argv);
   return Run(flags);
 }

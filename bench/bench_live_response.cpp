@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "app/daemon.hpp"
+#include "cli_options.hpp"
 #include "config/config.hpp"
 #include "core/base64.hpp"
 #include "core/hash.hpp"
@@ -307,31 +308,20 @@ int Run(const Flags& f) {
 }  // namespace vc::bench
 
 int main(int argc, char** argv) {
-  vc::bench::Flags f;
+  using namespace vc::bench;
+  Flags f;
   CLI::App app{"Live Response scheduling against the MDE limits (simulated time)"};
-  app.add_option("--files", f.files, "Files to collect (one alert each)")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--devices", f.devices, "Devices the files are spread over")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  app.add_option("--poll-seconds", f.poll_seconds, "defender.live_response.poll_interval_seconds")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  app.add_option("--polls-to-complete", f.polls_to_complete,
-                 "Online polls of an action until the emulator completes it")
-      ->check(CLI::Range(1, 100))
-      ->capture_default_str();
-  app.add_option("--files-per-session", f.files_per_session,
-                 "defender.live_response.max_files_per_session (1: one file per session)")
-      ->check(CLI::Range(1, 20))
-      ->capture_default_str();
-  app.add_option("--workers", f.workers, "daemon.workers")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
-  app.add_option("--budget-hours", f.budget_hours, "Give up after this much simulated time")
-      ->check(CLI::Range(1, 72))
-      ->capture_default_str();
+  AddBounded(app, "--files", f.files, "Files to collect (one alert each)", 1, 100000);
+  AddBounded(app, "--devices", f.devices, "Devices the files are spread over", 1, 100000);
+  AddBounded(app, "--poll-seconds", f.poll_seconds, "defender.live_response.poll_interval_seconds",
+             1, 3600);
+  AddBounded(app, "--polls-to-complete", f.polls_to_complete,
+             "Online polls of an action until the emulator completes it", 1, 100);
+  AddBounded(app, "--files-per-session", f.files_per_session,
+             "defender.live_response.max_files_per_session (1: one file per session)", 1, 20);
+  AddBounded(app, "--workers", f.workers, "daemon.workers", 1, 64);
+  AddBounded(app, "--budget-hours", f.budget_hours, "Give up after this much simulated time", 1,
+             72);
   app.add_option("--log-level", f.log_level, "Log level of the connector (stderr)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();

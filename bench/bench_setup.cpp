@@ -1,4 +1,5 @@
 #include "bench_setup.hpp"
+#include "cli_options.hpp"
 
 #include <fmt/format.h>
 #include <sys/utsname.h>
@@ -9,33 +10,33 @@
 #include <fstream>
 #include <ostream>
 
+#include "cli_options.hpp"
 #include "core/hash.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
 
 namespace vc::bench {
 
+std::string BuildTreeConnector() {
+  return VC_BENCH_CONNECTOR;
+}
+std::string BuildTreeEmulators() {
+  return VC_BENCH_EMULATORS;
+}
+
 void CommonFlags::Add(CLI::App& app) {
   app.add_option("--connector", connector, "vmray-connector binary")->capture_default_str();
   app.add_option("--emulators", emulators, "vmray-emulators binary")->capture_default_str();
   app.add_option("--work-root", work_root, "Where the scratch directories go")
       ->capture_default_str();
-  app.add_option("--workers", workers, "daemon.workers of the connector")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
+  AddBounded(app, "--workers", workers, "daemon.workers of the connector", 1, 64);
   app.add_option("--synchronous-full", synchronous_full,
                  "store.synchronous_full (true: fsync every commit, the shipped default)")
       ->capture_default_str();
-  app.add_option("--page-size", page_size, "defender.page_size (alerts per MDE page)")
-      ->check(CLI::Range(1, 10000))
-      ->capture_default_str();
-  app.add_option("--vmray-page-size", vmray_page_size, "VMRay emulator list page size")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-  app.add_option("--alert-poll-seconds", alert_poll_seconds,
-                 "defender.poll_interval_seconds (the first poll is at start)")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
+  AddBounded(app, "--page-size", page_size, "defender.page_size (alerts per MDE page)", 1, 10000);
+  AddBounded(app, "--vmray-page-size", vmray_page_size, "VMRay emulator list page size", 1, 1000);
+  AddBounded(app, "--alert-poll-seconds", alert_poll_seconds,
+             "defender.poll_interval_seconds (the first poll is at start)", 1, 86400);
   app.add_option("--log-level", log_level, "log.level of the connector (its log goes to a file)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();

@@ -16,9 +16,13 @@
 
 namespace vc::bench {
 
+// The vmray-connector and vmray-emulators binaries of this build tree.
+std::string BuildTreeConnector();
+std::string BuildTreeEmulators();
+
 struct CommonFlags {
-  std::string connector;  // default: the build tree's vmray-connector
-  std::string emulators;  // default: the build tree's vmray-emulators
+  std::string connector = BuildTreeConnector();
+  std::string emulators = BuildTreeEmulators();
   std::string work_root;  // default: the system temp directory
   int workers = 16;
   bool synchronous_full = true;  // the shipped default

@@ -17,13 +17,6 @@
 #include "core/json.hpp"
 #include "store/store.hpp"
 
-#ifndef VC_BENCH_CONNECTOR
-#define VC_BENCH_CONNECTOR "vmray-connector"
-#endif
-#ifndef VC_BENCH_EMULATORS
-#define VC_BENCH_EMULATORS "vmray-emulators"
-#endif
-
 namespace vc::bench {
 namespace {
 
@@ -276,8 +269,6 @@ int Run(const Flags& flags) {
 
 int main(int argc, char** argv) {
   vc::bench::Flags flags;
-  flags.common.connector = VC_BENCH_CONNECTOR;
-  flags.common.emulators = VC_BENCH_EMULATORS;
   flags.common.workers = 8;  // the shipped default: this measures the daemon as installed
   CLI::App app{"bench-ops-endpoints: idle cost, start-up to ready, /metrics and /status latency"};
   flags.common.Add(app);

@@ -17,16 +17,10 @@
 #include <thread>
 
 #include "bench_setup.hpp"
+#include "cli_options.hpp"
 #include "connector_watch.hpp"
 #include "core/time.hpp"
 #include "emulator_stats.hpp"
-
-#ifndef VC_BENCH_CONNECTOR
-#define VC_BENCH_CONNECTOR "vmray-connector"
-#endif
-#ifndef VC_BENCH_EMULATORS
-#define VC_BENCH_EMULATORS "vmray-emulators"
-#endif
 
 namespace vc::bench {
 namespace {
@@ -283,35 +277,19 @@ int main(int argc, char** argv) {
       "upload limit; prints objects/s, request rate as a share of the limit, 429s, CPU per "
       "1,000 objects and peak RSS"};
   Flags flags;
-  flags.common.connector = VC_BENCH_CONNECTOR;
-  flags.common.emulators = VC_BENCH_EMULATORS;
   flags.common.Add(app);
-  app.add_option("--submissions", flags.submissions, "Finished VMRay submissions to backfill")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--iocs-per-sample", flags.iocs_per_sample, "IOC entries per sample")
-      ->check(CLI::Range(1, 10'000))
-      ->capture_default_str();
-  app.add_option("--days", flags.days, "The submissions finished over this many days")
-      ->check(CLI::Range(1, 3650))
-      ->capture_default_str();
-  app.add_option("--requests-per-window", flags.requests_per_window,
-                 "Sentinel emulator: upload requests per window")
-      ->check(CLI::Range(1, 100'000))
-      ->capture_default_str();
-  app.add_option("--window-ms", flags.window_ms,
-                 "The limit's window, emulator and connector (real service: 60000)")
-      ->check(CLI::Range(100, 3'600'000))
-      ->capture_default_str();
-  app.add_option("--feed-window-hours", flags.feed_window_hours, "feed.window_hours")
-      ->check(CLI::Range(1, 168))
-      ->capture_default_str();
-  app.add_option("--rss-mark", flags.rss_mark, "Also report VmHWM at this many submissions")
-      ->check(CLI::Range(1, 1'000'000))
-      ->capture_default_str();
-  app.add_option("--timeout-seconds", flags.timeout_seconds, "Give up after this")
-      ->check(CLI::Range(1, 86'400))
-      ->capture_default_str();
+  AddBounded(app, "--submissions", flags.submissions, "Finished VMRay submissions to backfill", 1,
+             1'000'000);
+  AddBounded(app, "--iocs-per-sample", flags.iocs_per_sample, "IOC entries per sample", 1, 10'000);
+  AddBounded(app, "--days", flags.days, "The submissions finished over this many days", 1, 3650);
+  AddBounded(app, "--requests-per-window", flags.requests_per_window,
+             "Sentinel emulator: upload requests per window", 1, 100'000);
+  AddBounded(app, "--window-ms", flags.window_ms,
+             "The limit's window, emulator and connector (real service: 60000)", 100, 3'600'000);
+  AddBounded(app, "--feed-window-hours", flags.feed_window_hours, "feed.window_hours", 1, 168);
+  AddBounded(app, "--rss-mark", flags.rss_mark, "Also report VmHWM at this many submissions", 1,
+             1'000'000);
+  AddBounded(app, "--timeout-seconds", flags.timeout_seconds, "Give up after this", 1, 86'400);
   CLI11_PARSE(app, argc, argv);
   std::cout << "# bench-ti-feed\n\n- when: " << Now() << "\n- machine: " << MachineLine() << "\n";
   return Run(flags);
