@@ -118,6 +118,19 @@ void GraphEmulator::Handle(const httplib::Request& req, httplib::Response& res) 
 
   std::lock_guard lock(state_mutex());
   if (!Authenticate(req, res)) return;
+  // Reading takes either incident permission, writing (tags, comments) the ReadWrite one.
+  const bool read_only = req.method == "GET";
+  const auto accepted =
+      read_only ? std::initializer_list<std::string_view>{"SecurityIncident.Read.All",
+                                                          "SecurityIncident.ReadWrite.All"}
+                : std::initializer_list<std::string_view>{"SecurityIncident.ReadWrite.All"};
+  if (!RequireRole(req, res, accepted, "Forbidden",
+                   fmt::format("Missing application roles. API required roles: {}.",
+                               read_only ? "SecurityIncident.Read.All or "
+                                           "SecurityIncident.ReadWrite.All"
+                                         : "SecurityIncident.ReadWrite.All"))) {
+    return;
+  }
   auto id = ParseId(rest);
   Json* incident = id ? Find(*id) : nullptr;
   if (!incident) {
@@ -198,6 +211,19 @@ bool GraphEmulator::Authenticate(const httplib::Request& req, httplib::Response&
   }
   res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
   SendError(res, 401, "InvalidAuthenticationToken", problem);
+  return false;
+}
+
+bool GraphEmulator::RequireRole(const httplib::Request& req, httplib::Response& res,
+                                std::initializer_list<std::string_view> accepted,
+                                std::string_view code, const std::string& message) {
+  const auto roles = tokens_.RolesOf(BearerToken(HeaderOr(req, "Authorization")));
+  for (const auto& role : roles) {
+    for (auto want : accepted) {
+      if (role == want) return true;
+    }
+  }
+  SendError(res, 403, code, message);
   return false;
 }
 

@@ -53,6 +53,11 @@ class GraphEmulator final : public EmulatorServer {
   // POST /v1.0/users/{id}/sendMail (graph_mail.cpp).
   void HandleSendMail(const httplib::Request& req, httplib::Response& res);
   bool Authenticate(const httplib::Request& req, httplib::Response& res);
+  // 403 unless the (valid) token's roles hold one of `accepted`: the application permission the
+  // route needs, granted by the Entra emulator's graph_granted_roles.
+  bool RequireRole(const httplib::Request& req, httplib::Response& res,
+                   std::initializer_list<std::string_view> accepted, std::string_view code,
+                   const std::string& message);
   // The incident, made from the MDE alerts on first use; null when there is none.
   Json* Find(int64_t id);
   Json NewIncident(int64_t id) const;

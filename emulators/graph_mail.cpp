@@ -109,6 +109,11 @@ void GraphEmulator::HandleSendMail(const httplib::Request& req, httplib::Respons
   }
   std::lock_guard lock(state_mutex());
   if (!Authenticate(req, res)) return;
+  // What Exchange answers when the app lacks the Mail.Send application permission.
+  if (!RequireRole(req, res, {"Mail.Send"}, "ErrorAccessDenied",
+                   "Access is denied. Check credentials and try again.")) {
+    return;
+  }
   sent["at"] = FormatIso8601(clock().Now());
   sent_mail_.push_back(std::move(sent));
   res.status = 202;

@@ -127,21 +127,30 @@ void ReadEnvironment(const std::vector<std::pair<std::string, std::string>>& env
     std::string systematic = SystematicEnvName(spec.path);
     known.insert(systematic);
     if (!spec.original_name.empty()) known.emplace(spec.original_name);
+    if (!spec.enrichment_name.empty()) known.emplace(spec.enrichment_name);
 
-    auto by_systematic = Lookup(env, systematic);
-    auto by_original = Lookup(env, spec.original_name);
-    if (by_systematic && by_original && *by_systematic != *by_original) {
+    // Every name this key may be given by that is set, in order of precedence.
+    std::vector<std::pair<std::string, std::string>> given;
+    for (std::string_view candidate :
+         {std::string_view(systematic), spec.original_name, spec.enrichment_name}) {
+      if (auto v = Lookup(env, candidate)) given.emplace_back(std::string(candidate), *v);
+    }
+    if (given.empty()) continue;
+    bool conflict = false;
+    for (const auto& other : given) conflict = conflict || other.second != given.front().second;
+    if (conflict) {
       // Values not shown: either may be a secret, and the names say enough.
-      out.problems.push_back({std::string(spec.path),
-                              fmt::format("env {} and env {}", systematic, spec.original_name),
-                              fmt::format("set only one of {} or {}; they hold different values",
-                                          systematic, spec.original_name)});
+      std::string names;
+      for (const auto& [n, v] : given) names += (names.empty() ? "" : " and ") + ("env " + n);
+      std::string choices;
+      for (const auto& [n, v] : given) choices += (choices.empty() ? "" : " or ") + n;
+      out.problems.push_back(
+          {std::string(spec.path), names,
+           fmt::format("set only one of {}; they hold different values", choices)});
       continue;
     }
-    std::string name = by_systematic ? systematic : std::string(spec.original_name);
-    auto text = by_systematic ? by_systematic : by_original;
-    if (!text) continue;
-    auto value = ValueFromText(spec, *text);
+    const auto& [name, text] = given.front();
+    auto value = ValueFromText(spec, text);
     if (!value) {
       out.problems.push_back(
           {std::string(spec.path), fmt::format("env {}", name), value.error().message});

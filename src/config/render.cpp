@@ -28,6 +28,9 @@ std::string EnvNames(const KeySpec& spec, std::string_view quote) {
   if (!spec.original_name.empty()) {
     names += fmt::format(" or {0}{1}{0}", quote, spec.original_name);
   }
+  if (!spec.enrichment_name.empty()) {
+    names += fmt::format(" or {0}{1}{0}", quote, spec.enrichment_name);
+  }
   return names;
 }
 

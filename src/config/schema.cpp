@@ -52,11 +52,13 @@ const std::vector<KeySpec>& BuildSchema() {
       {VC_KEY(vmray.base_url), .type = KeyType::kUrl, .default_text = "",
        .description = "VMRay console and API base URL, e.g. https://eu.cloud.vmray.com or your "
                       "on-premises server.",
-       .original_name = "VmrayBaseURL", .required_when = "defender.enabled"},
+       .original_name = "VmrayBaseURL", .enrichment_name = "vmrayBaseURL",
+       .required_when = "defender.enabled"},
       {VC_KEY(vmray.api_key), .type = KeyType::kSecret, .default_text = "",
        .description = "VMRay API key (Settings > Analysis > API Keys); prefer the environment "
                       "variable to the file.",
-       .original_name = "VmrayAPIKey", .required_when = "defender.enabled"},
+       .original_name = "VmrayAPIKey", .enrichment_name = "vmrayAPIKey",
+       .required_when = "defender.enabled"},
       {VC_KEY(vmray.resubmit_after_days), .type = KeyType::kInt, .default_text = "7",
        .description = "Resubmit a known sample when its last analysis is older than this many "
                       "days; 0 always resubmits.",

@@ -36,6 +36,9 @@ struct KeySpec {
   std::string_view default_text;
   std::string_view description;         // one line
   std::string_view original_name = {};  // app setting of the original Azure solution, if any
+  // The same setting as the original Enrichment Function App spells it (vmrayBaseURL where the
+  // feed and the Defender connector say VmrayBaseURL), so its app settings carry over as well.
+  std::string_view enrichment_name = {};
   int64_t min = 0;
   int64_t max = 0;
   std::vector<std::string_view> values = {};

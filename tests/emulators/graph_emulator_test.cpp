@@ -1,7 +1,8 @@
 // The Graph security incidents emulator against a real HTTP client: incidents exist for the
 // incidentIds of the MDE emulator's alerts, GET shows customTags and comments, PATCH replaces
 // customTags as a whole, POST adds an alertComment, unknown incidents are 404, tokens for
-// another audience are 401, injected 429s carry Retry-After, and the call log records it all.
+// another audience are 401, a missing application permission is 403, injected 429s carry
+// Retry-After, and the call log records it all.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -140,6 +141,56 @@ TEST_F(GraphEmulatorTest, TokenForAnotherAudienceIsRefused) {
   r = graph_->Get("/v1.0/security/incidents/77");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
+}
+
+// The app's Graph application permissions, as Entra put them in the token's roles: reading an
+// incident takes SecurityIncident.Read.All or .ReadWrite.All, tags and comments the ReadWrite
+// one, sendMail Mail.Send (Exchange's ErrorAccessDenied otherwise).
+TEST_F(GraphEmulatorTest, EachRouteNeedsItsApplicationPermission) {
+  auto seeded = set_->Seed({{"entra", {{"graph_granted_roles", {"SecurityIncident.Read.All"}}}}});
+  ASSERT_FALSE(seeded) << *seeded;
+  const std::string read_only = Token("https://graph.microsoft.com/.default");
+  auto r = graph_->Get("/v1.0/security/incidents/77", Auth(read_only));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = graph_->Patch("/v1.0/security/incidents/77", Auth(read_only),
+                    Json{{"customTags", {"x"}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(Json::parse(r->body)["error"]["code"], "Forbidden");
+  EXPECT_THAT(Json::parse(r->body)["error"]["message"].get<std::string>(),
+              HasSubstr("SecurityIncident.ReadWrite.All"));
+  r = graph_->Post("/v1.0/security/incidents/77/comments", Auth(read_only), CommentBody("c").dump(),
+                   "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  const Json mail = {{"message",
+                      {{"subject", "s"},
+                       {"body", {{"contentType", "Text"}, {"content", "b"}}},
+                       {"toRecipients", {{{"emailAddress", {{"address", "soc@example.com"}}}}}}}}};
+  r = graph_->Post("/v1.0/users/sender@example.com/sendMail", Auth(read_only), mail.dump(),
+                   "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(Json::parse(r->body)["error"]["code"], "ErrorAccessDenied");
+
+  // Nothing was changed or sent by the refused calls.
+  const Json state = set_->graph().StateJson();
+  EXPECT_EQ(state["sent_mail"], Json::array());
+  for (const auto& incident : state["incidents"]) {
+    EXPECT_EQ(incident["customTags"], Json::array());
+    EXPECT_EQ(incident["comments"], Json::array());
+  }
+
+  // With the permissions granted, the same token request gives a token that passes.
+  seeded = set_->Seed(
+      {{"entra", {{"graph_granted_roles", {"SecurityIncident.ReadWrite.All", "Mail.Send"}}}}});
+  ASSERT_FALSE(seeded) << *seeded;
+  const std::string full = Token("https://graph.microsoft.com/.default");
+  r = graph_->Post("/v1.0/users/sender@example.com/sendMail", Auth(full), mail.dump(),
+                   "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202) << r->body;
 }
 
 TEST_F(GraphEmulatorTest, InjectedThrottlingCarriesRetryAfter) {

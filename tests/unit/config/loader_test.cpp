@@ -158,6 +158,30 @@ TEST(ConfigLoad, BothNamesWithDifferentValuesIsAProblem) {
               HasSubstr("set only one of VMRAY_CONNECTOR_VMRAY_API_MAX_RETRY or VmrayAPIMaxRetry"));
 }
 
+// The Enrichment Function App spelt two settings differently (vmrayBaseURL, vmrayAPIKey); its
+// app settings work as they are, and a third spelling with another value is caught like two.
+TEST(ConfigLoad, EnrichmentAppSpellingsSetTheVmrayKeys) {
+  Env env = {{"AzureTenantID", "t"},
+             {"AzureClientID", "c"},
+             {"AzureClientSecret", "DO-NOT-LOG-s1"},
+             {"vmrayBaseURL", "https://eu.cloud.vmray.com/"},
+             {"vmrayAPIKey", "DO-NOT-LOG-k2"}};
+  auto result = LoadEnv(env);
+  ASSERT_TRUE(result.config) << Dump(result);
+  EXPECT_EQ(result.config->vmray.base_url, "https://eu.cloud.vmray.com");
+  EXPECT_EQ(result.config->vmray.api_key.Reveal(), "DO-NOT-LOG-k2");
+  EXPECT_TRUE(result.warnings.empty()) << Dump(result);
+
+  env.push_back({"VmrayBaseURL", "https://eu.cloud.vmray.com/"});
+  env.push_back({"VmrayAPIKey", "DO-NOT-LOG-k3"});
+  result = LoadEnv(env);
+  EXPECT_FALSE(result.config);
+  ASSERT_EQ(result.problems.size(), 1u) << Dump(result);
+  EXPECT_EQ(result.problems[0].path, "vmray.api_key");
+  EXPECT_THAT(result.problems[0].message, HasSubstr("set only one of VmrayAPIKey or vmrayAPIKey"));
+  EXPECT_EQ(result.problems[0].message.find("DO-NOT-LOG"), std::string::npos);
+}
+
 TEST(ConfigLoad, EmptyEnvironmentVariableCountsAsUnset) {
   auto result = LoadToml(
       "[vmray]\napi_max_retry = 7\n",

@@ -1,8 +1,8 @@
 // Incident tags and comments through Microsoft Graph (incident_writer.hpp), end to end against
 // the emulators on a ManualClock: the incident gets the most severe verdict of its alerts and
 // the threat names as tags while tags others set stay, two alerts of one incident give one
-// comment, a comment whose answer was lost is not posted again, a 404 incident gives up without
-// holding the alert back, and a dry run sends Graph nothing.
+// comment, a comment whose answer was lost is not posted again, a 404 incident gives up and a
+// missing Graph permission waits (saying what to grant) without holding the alert back, and a dry run sends Graph nothing.
 #include <gmock/gmock.h>
 
 #include "pipeline_test_support.hpp"
@@ -161,6 +161,38 @@ TEST_F(DefenderIncidents, IncidentGraphDoesNotKnowEndsTheRowNotTheAlert) {
   EXPECT_THAT(items[0].reason, HasSubstr("not retried"));
   EXPECT_EQ(graph().CountCalls("GET", "/v1\\.0/security/incidents/9999"), 1u);
   EXPECT_EQ(graph().CountCalls("PATCH", ".*"), 0u);
+}
+
+TEST_F(DefenderIncidents, MissingGraphPermissionWaitsWithWhatToGrantAndWritesOnceGranted) {
+  // The app registration has only the read permission: Graph refuses the tag write with 403.
+  h().Seed({{"entra", {{"graph_granted_roles", {"SecurityIncident.Read.All"}}}}});
+  SeedMde({Alert("a1", KnownFile("denied", "malicious"))}, Device({}));
+  auto d = h().OpenDaemon();
+  EXPECT_FALSE(Run(*d, Minutes(10))) << "the tag write waits for the permission";
+  // The alert itself is finished: its comment is in MDE, only the incident write-back waits,
+  // saying what to grant.
+  EXPECT_EQ(JobOf(*d, "mde:a1:" + Sha256Hex("MZ denied")).state, "done");
+  auto items = Items(*d, defender::kIncidentTagsKind);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].state, "pending");
+  EXPECT_THAT(items[0].reason, HasSubstr("SecurityIncident.ReadWrite.All"));
+  EXPECT_THAT(items[0].reason, HasSubstr("admin consent"));
+  EXPECT_EQ(Incident()["customTags"], Json::array());
+  const auto refused = CallsTo(graph(), "PATCH", kIncident);
+  ASSERT_FALSE(refused.empty());
+  for (const auto& c : refused) EXPECT_EQ(c.status, 403);
+
+  // An administrator grants the permission: the next attempt (with a new token) writes the tag
+  // once, without a replay.
+  h().Seed({{"entra", {{"graph_granted_roles", {"SecurityIncident.ReadWrite.All"}}}}});
+  ASSERT_TRUE(Run(*d, Hours(3)));
+  items = Items(*d, defender::kIncidentTagsKind);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].state, "done");
+  EXPECT_THAT(Incident()["customTags"].dump(), HasSubstr("Malicious"));
+  std::vector<int> statuses;
+  for (const auto& c : CallsTo(graph(), "PATCH", kIncident)) statuses.push_back(c.status);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1);
 }
 
 TEST_F(DefenderIncidents, AlertIdTagGoesWithTheSubmission) {

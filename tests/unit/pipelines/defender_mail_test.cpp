@@ -147,6 +147,41 @@ TEST_F(DefenderMail, GraphSendMailCarriesTheSameMimeOnce) {
   ExpectNoEmulatorAssertions();
 }
 
+// Without the Mail.Send application permission Graph answers 403 ErrorAccessDenied: the mail row
+// waits (half-hourly, it needs a person) with what to grant, the alert is finished, and once the
+// permission is granted the mail goes out once.
+TEST_F(DefenderMail, GraphSendMailWithoutMailSendWaitsWithWhatToGrant) {
+  h().Seed({{"entra", {{"graph_granted_roles", {"SecurityIncident.ReadWrite.All"}}}}});
+  SeedVmraySample(kKnown, "malicious", Hours(1));
+  SeedMde({Alert("a1", kKnown)}, Device({}));
+  auto d = h().OpenDaemon({{"VMRAY_CONNECTOR_MAIL_ENABLED", "true"},
+                           {"VMRAY_CONNECTOR_MAIL_TRANSPORT", "graph"},
+                           {"VMRAY_CONNECTOR_MAIL_GRAPH_SENDER", "soc-bot@contoso.com"},
+                           {"VMRAY_CONNECTOR_MAIL_FROM", "soc-bot@contoso.com"},
+                           {"VMRAY_CONNECTOR_MAIL_TO", "soc@example.com"}});
+  EXPECT_FALSE(Run(*d, Minutes(10))) << "the mail waits for the permission";
+  EXPECT_EQ(JobOf(*d, "mde:a1:" + std::string(kKnown)).state, "done");
+  int mail_rows = 0;
+  for (const auto& item : OutboxOf(*d, 0)) {
+    if (item.kind != "mail_notification") continue;
+    ++mail_rows;
+    EXPECT_EQ(item.state, "pending");
+    EXPECT_NE(item.reason.find("Mail.Send"), std::string::npos) << item.reason;
+  }
+  EXPECT_EQ(mail_rows, 1);
+  EXPECT_EQ(h().emulators().graph().StateJson()["sent_mail"], Json::array());
+  auto sends = CallsTo(h().emulators().graph(), "POST", "/v1.0/users/.*/sendMail");
+  ASSERT_EQ(sends.size(), 1u) << "not hammered: the next try is half an hour later";
+  EXPECT_EQ(sends[0].status, 403);
+
+  h().Seed({{"entra", {{"graph_granted_roles", {"Mail.Send"}}}}});
+  ASSERT_TRUE(Run(*d, Hours(3)));
+  EXPECT_EQ(h().emulators().graph().StateJson()["sent_mail"].size(), 1u);
+  sends = CallsTo(h().emulators().graph(), "POST", "/v1.0/users/.*/sendMail");
+  ASSERT_FALSE(sends.empty());
+  EXPECT_EQ(sends.back().status, 202);
+}
+
 TEST_F(DefenderMail, GraphTransportNeedsTheSendingMailbox) {
   config::LoadOptions load;
   load.environment = h().Environment({{"VMRAY_CONNECTOR_MAIL_ENABLED", "true"},
