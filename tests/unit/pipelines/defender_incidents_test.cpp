@@ -2,7 +2,8 @@
 // the emulators on a ManualClock: the incident gets the most severe verdict of its alerts and
 // the threat names as tags while tags others set stay, two alerts of one incident give one
 // comment, a comment whose answer was lost is not posted again, a 404 incident gives up and a
-// missing Graph permission waits (saying what to grant) without holding the alert back, and a dry run sends Graph nothing.
+// missing Graph permission waits (saying what to grant) without holding the alert back, and a
+// dry run sends Graph nothing.
 #include <gmock/gmock.h>
 
 #include "pipeline_test_support.hpp"
