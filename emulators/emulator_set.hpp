@@ -6,6 +6,7 @@
 
 #include "entra_emulator.hpp"
 #include "graph_emulator.hpp"
+#include "logs_ingestion_emulator.hpp"
 #include "mde_emulator.hpp"
 #include "sentinel_emulator.hpp"
 #include "vmray_emulator.hpp"
@@ -18,8 +19,9 @@ struct EmulatorSetOptions {
   MdeEmulator::Options mde;
   GraphEmulator::Options graph;
   SentinelEmulator::Options sentinel;
-  // {"entra": {...}, "vmray": {...}, "mde": {...}, "graph": {...}}; missing sections keep their
-  // defaults.
+  LogsIngestionEmulator::Options logs_ingestion;
+  // {"entra": {...}, "vmray": {...}, "mde": {...}, "graph": {...}, "sentinel": {...},
+  //  "logs_ingestion": {...}}; missing sections keep their defaults.
   static EmulatorSetOptions FromJson(const Json& j);
 };
 
@@ -35,10 +37,11 @@ class EmulatorSet {
   MdeEmulator& mde() { return *mde_; }
   GraphEmulator& graph() { return *graph_; }
   SentinelEmulator& sentinel() { return *sentinel_; }
+  LogsIngestionEmulator& logs_ingestion() { return *logs_ingestion_; }
   TokenRegistry& tokens() { return tokens_; }
 
   // {"entra": "http://127.0.0.1:P", "vmray": "...", "mde": "...", "graph": "...",
-  //  "sentinel": "..."}
+  //  "sentinel": "...", "logs_ingestion": "..."}
   Json Endpoints() const;
   // Routes a seed document {"entra": ..., "vmray": ..., "mde": ..., "graph": ...} to each
   // emulator.
@@ -53,6 +56,7 @@ class EmulatorSet {
   std::unique_ptr<MdeEmulator> mde_;
   std::unique_ptr<GraphEmulator> graph_;
   std::unique_ptr<SentinelEmulator> sentinel_;
+  std::unique_ptr<LogsIngestionEmulator> logs_ingestion_;
 };
 
 }  // namespace vc::emu
