@@ -307,6 +307,28 @@ Result<std::vector<IncidentCommentResult>> IncidentsClient::ListComments(
   return out;
 }
 
+Result<std::vector<SentinelIncident>> IncidentsClient::ListFirstIncidents(int top) {
+  const std::string url = WorkspaceUrl() + "/incidents?" +
+                          http::EncodeQuery({{"api-version", options_.api_version},
+                                             {"$top", std::to_string(std::max(1, top))}});
+  auto request = Make(http::Method::kGet, url, "incidents.list", false);
+  if (!request) return request.error();
+  auto body = Call(std::move(*request), "list incidents");
+  if (!body) return body.error();
+  if (!body->is_object() || !(*body)["value"].is_array())
+    return Protocol("Sentinel's incident list has no \"value\" array");
+  std::vector<SentinelIncident> out;
+  for (const auto& item : (*body)["value"]) {
+    auto incident = ParseSentinelIncident(item);
+    if (!incident) {
+      incident.error().service = std::string(kService);
+      return incident.error();
+    }
+    out.push_back(std::move(*incident));
+  }
+  return out;
+}
+
 Result<SentinelIncident> IncidentsClient::GetIncident(const std::string& incident_id) {
   if (incident_id.empty()) return MakeError(ErrorCode::kInvalidArgument, "no incident id given");
   auto request = Make(http::Method::kGet, IncidentUrl(incident_id), "incidents.get", true);

@@ -84,6 +84,9 @@ class IncidentsClient {
   // page. A nextLink to another scheme or host than base_url is refused (kProtocol): the token
   // would go with it.
   Result<std::vector<SentinelIncident>> ListIncidentsCreatedSince(TimePoint cursor);
+  // GET .../incidents?$top=<top>, the first page only (no nextLink followed): the doctor's
+  // read-only probe of the workspace and the role.
+  Result<std::vector<SentinelIncident>> ListFirstIncidents(int top);
   // GET .../incidents/{id}; an unknown incident is kNotFound.
   Result<SentinelIncident> GetIncident(const std::string& incident_id);
   // POST .../incidents/{id}/entities (a read, despite the method).

@@ -244,7 +244,7 @@ jobs::StepResult UrlJob::OnAnalysing(const jobs::StepContext& ctx, Json& p) {
       CommentItem(fmt::format("sentinel-incident-comment:{}:{}", name, submission_id), name,
                   BuildUrlReportComment(report), SubmissionMarker(submission_id),
                   fmt::format("verdict {}; comment written on incident {}", verdict, name)));
-  if (report.verdict == "malicious" || report.verdict == "suspicious") {
+  if (options_.upload_iocs && (report.verdict == "malicious" || report.verdict == "suspicious")) {
     store::NewOutboxItem ioc;
     ioc.idempotency_key = fmt::format("sentinel-incident-iocs:{}:{}", name, sample_id);
     ioc.kind = std::string(kIocKind);

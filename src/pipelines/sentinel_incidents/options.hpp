@@ -27,6 +27,7 @@ struct IncidentOptions {
   int ioc_expiration_days = 30;             // the playbook's Indicator_Expiration_In_Days
   std::string vmray_base_url;               // report links of the indicators
   std::vector<std::string> ioc_verdicts = {"malicious", "suspicious"};
+  bool upload_iocs = true;  // false: no IOC upload is queued
   // The workspace the webhook accepts incident ARM ids of (its name, lower-cased compare).
   std::string workspace_name;
 };
