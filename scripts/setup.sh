@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
   zlib1g-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  lld # links the sanitized test executables three times faster than GNU ld (CI time)
   # Tests: headless Chromium for the status page, systemd-analyze for the unit file.
   chromium systemd
   shellcheck # lints deploy/permissions.sh and the tests/deploy scripts
