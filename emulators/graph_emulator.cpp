@@ -131,19 +131,18 @@ void GraphEmulator::Handle(const httplib::Request& req, httplib::Response& res) 
 
   std::lock_guard lock(state_mutex());
   if (!Authenticate(req, res)) return;
-  // Reading takes either incident permission, writing (tags, comments) the ReadWrite one.
-  const bool read_only = req.method == "GET";
-  const auto accepted =
-      read_only ? std::initializer_list<std::string_view>{"SecurityIncident.Read.All",
-                                                          "SecurityIncident.ReadWrite.All"}
-                : std::initializer_list<std::string_view>{"SecurityIncident.ReadWrite.All"};
-  if (!RequireRole(req, res, accepted, "Forbidden",
-                   fmt::format("Missing application roles. API required roles: {}.",
-                               read_only ? "SecurityIncident.Read.All or "
-                                           "SecurityIncident.ReadWrite.All"
-                                         : "SecurityIncident.ReadWrite.All"))) {
-    return;
-  }
+  // Reading takes either incident permission, writing (tags, comments) the ReadWrite one. (Each
+  // role list lives in its own call: an initializer_list picked by ?: would dangle.)
+  const bool permitted =
+      req.method == "GET"
+          ? RequireRole(req, res, {"SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"},
+                        "Forbidden",
+                        "Missing application roles. API required roles: "
+                        "SecurityIncident.Read.All or SecurityIncident.ReadWrite.All.")
+          : RequireRole(req, res, {"SecurityIncident.ReadWrite.All"}, "Forbidden",
+                        "Missing application roles. API required roles: "
+                        "SecurityIncident.ReadWrite.All.");
+  if (!permitted) return;
   auto id = ParseId(rest);
   Json* incident = id ? Find(*id) : nullptr;
   if (!incident) {
