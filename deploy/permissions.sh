@@ -18,8 +18,6 @@
 #   --mail-send                Graph Mail.Send, to send report mails through Graph
 #   --ti-feed                  "Microsoft Sentinel Contributor" on --sentinel-workspace, for the
 #                              Sentinel TI feed
-#   --sentinel-incidents       the same role, for the incident URL detonation (reads incidents,
-#                              writes comments, uploads IOCs)              [sentinel_incidents]
 #   --sentinel-workspace ID    resource id of the Log Analytics workspace with Microsoft Sentinel
 #   --no-defender              the Defender alert job is off: skip its base permissions
 #                              (Alert.ReadWrite.All, Machine.Read.All, Machine.LiveResponse)
@@ -76,7 +74,7 @@ while (($#)); do
     --incident-updates) incidents=1 ;;
     --mail-read) mail_read=1 ;;
     --mail-send) mail_send=1 ;;
-    --ti-feed | --sentinel-incidents) ti_feed=1 ;;
+    --ti-feed) ti_feed=1 ;;
     --no-defender) defender=0 ;;
     --no-consent) consent=0 ;;
     --dry-run) dry_run=1 ;;
@@ -96,10 +94,10 @@ readonly kWorkspaceId='^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-A-Za-z0
 [ -n "$client_id" ] || fail_usage "--client-id is required: the application (client) id of the connector's app registration (AzureClientID)"
 [[ $client_id =~ $kGuid ]] || fail_usage "--client-id must be a GUID such as 00000000-0000-0000-0000-000000000000 (the application id, not the object id or the name)"
 if ((ti_feed)) && [ -z "$workspace" ]; then
-  fail_usage "--ti-feed and --sentinel-incidents need --sentinel-workspace /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>"
+  fail_usage "--ti-feed needs --sentinel-workspace /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name>"
 fi
 if [ -n "$workspace" ]; then
-  ((ti_feed)) || fail_usage "--sentinel-workspace is only used with --ti-feed or --sentinel-incidents"
+  ((ti_feed)) || fail_usage "--sentinel-workspace is only used with --ti-feed"
   [[ $workspace =~ $kWorkspaceId ]] || fail_usage "--sentinel-workspace must be a workspace resource id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.OperationalInsights/workspaces/<name> (Log Analytics workspace > Properties > Resource ID)"
 fi
 
@@ -217,7 +215,7 @@ if ((${#grants[@]})); then
 fi
 
 if ((ti_feed)); then
-  note "role $kSentinelRole on the Sentinel workspace, for the TI upload and incident comments"
+  note "role $kSentinelRole on the Sentinel workspace, for the TI upload"
   run az role assignment create --assignee "$client_id" --role "$kSentinelRole" \
     --scope "$workspace"
 fi

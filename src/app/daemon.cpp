@@ -195,19 +195,6 @@ Status Daemon::Open() {
   vmray_pipe.credential = std::make_shared<auth::ApiKeyCredential>(config_.vmray.api_key);
   vmray_ = std::make_unique<vmray::Client>(
       config_.vmray.base_url, http::MakeServicePipeline(vmray_pipe, transport, clock_, random));
-  if (config_.feed.enabled) {
-    // Same app registration and token cache; its own uploader, paced at Sentinel's limit.
-    auto feed = BuildFeed(config_, *store_, clock_, transport, tokens_);
-    if (!feed) return feed.error();
-    feed_ = std::move(*feed);
-  }
-  if (config_.sentinel_incidents.enabled) {
-    // Before the enrichment listener: its webhook route queues into this intake.
-    auto incidents = BuildIncidents(config_, *store_, clock_, transport, tokens_,
-                                    feed_ ? feed_->uploader.get() : nullptr);
-    if (!incidents) return incidents.error();
-    incidents_ = std::move(*incidents);
-  }
   VC_RETURN_IF_ERROR(OpenEnrichment());
 
   http::ServicePipelineOptions mde_pipe;
@@ -236,6 +223,13 @@ Status Daemon::Open() {
   if (config_.defender.incidents.tags || config_.defender.incidents.comments) {
     graph_ = std::make_unique<graph::IncidentClient>(config_.defender.incidents.graph_base_url,
                                                      graph_pipeline);
+  }
+
+  if (config_.feed.enabled) {
+    // Same app registration and token cache; its own uploader, paced at Sentinel's limit.
+    auto feed = BuildFeed(config_, *store_, clock_, transport, tokens_);
+    if (!feed) return feed.error();
+    feed_ = std::move(*feed);
   }
 
   jobs::SchedulerOptions so;
@@ -350,10 +344,6 @@ Status Daemon::Open() {
         write_back(std::make_shared<defender::IncidentTagWriter>(*store_, *graph_))));
     scheduler_->Register(std::make_shared<AlertLogContextDelivery>(
         write_back(std::make_shared<defender::IncidentCommentWriter>(*graph_))));
-  }
-  if (incidents_) {
-    VC_RETURN_IF_ERROR(RegisterIncidentHandlers(*incidents_, config_, *store_, *vmray_, clock_,
-                                                *scheduler_, write_back));
   }
   poller_ = std::make_unique<defender::AlertPoller>(options, *mde_, *store_, clock_);
   if (ops_) ops_->Serve(store_.get());
@@ -475,15 +465,6 @@ Status Daemon::OpenEnrichment() {
   o.workers = e.workers;
   o.max_body_bytes = e.max_body_bytes;
   o.operations.resubmit = e.resubmit;
-  if (incidents_) {
-    o.incident_webhook = [intake = incidents_->intake.get(), this](const std::string& content_type,
-                                                                   const std::string& body) {
-      const auto answer = intake->AcceptWebhook(content_type, body);
-      if (answer.status == 202 && scheduler_) scheduler_->Notify();
-      return enrichment::WebhookReply{answer.status, answer.body};
-    };
-    o.incident_webhook_key = config_.sentinel_incidents.webhook_key;
-  }
   o.operations.max_file_bytes = config_.vmray.max_file_size_bytes;
   // custom_resp of GetVMRayIOCs: the Sentinel TI feed's STIX mapping with the enrichment app's
   // labels, built fresh per call (the original's list grew across calls). The benign
@@ -517,12 +498,6 @@ void Daemon::Start() {
   if (enrichment_) enrichment_->Serve();
   if (config_.defender.enabled) poll_thread_ = std::thread([this] { PollLoop(); });
   if (feed_) feed_thread_ = std::thread([this] { FeedLoop(); });
-  if (incidents_ && config_.sentinel_incidents.poll_interval_seconds > 0)
-    incident_thread_ = std::thread([this] { IncidentLoop(); });
-  if (incidents_ && !enrichment_ && !config_.sentinel_incidents.webhook_key.empty())
-    spdlog::warn(
-        "sentinel_incidents.webhook_key is set but enrichment.enabled is false: the incident "
-        "webhook is served on the enrichment listener, so nothing receives it");
   spdlog::info("vmray-connector {} running: {} workers, store {}", kVersion, config_.daemon.workers,
                config_.store.path);
 }
@@ -552,26 +527,6 @@ void Daemon::FeedLoop() {
   }
 }
 
-Result<sentinel_incidents::IncidentPollStats> Daemon::PollIncidents() {
-  auto stats = incidents_->intake->PollOnce();
-  if (!stats) {
-    spdlog::warn("polling Sentinel incidents failed; the cursor stays: {}",
-                 stats.error().ToString());
-  } else if (stats->queued > 0) {
-    scheduler_->Notify();
-  }
-  return stats;
-}
-
-void Daemon::IncidentLoop() {
-  const Millis interval(config_.sentinel_incidents.poll_interval_seconds * 1000LL);
-  while (running_) {
-    (void)PollIncidents();
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, interval, [&] { return !running_.load(); });
-  }
-}
-
 void Daemon::Stop() {
   if (!running_.exchange(false)) return;
   stopping_ = true;
@@ -579,7 +534,6 @@ void Daemon::Stop() {
   cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
   if (feed_thread_.joinable()) feed_thread_.join();
-  if (incident_thread_.joinable()) incident_thread_.join();
   scheduler_->Stop();
   spdlog::info("vmray-connector stopped");
 }
@@ -592,10 +546,6 @@ Status Daemon::RunOnce() {
   if (feed_) {
     auto summary = feed_->runner->RunOnce();
     if (!summary) return summary.error();
-  }
-  if (incidents_ && config_.sentinel_incidents.poll_interval_seconds > 0) {
-    auto stats = PollIncidents();
-    if (!stats) return stats.error();
   }
   scheduler_->RunUntilIdle();
   return Ok();

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "app/feed_services.hpp"
-#include "app/incident_services.hpp"
 #include "app/instance_lock.hpp"
 #include "auth/entra_token_cache.hpp"
 #include "clients/blob/client.hpp"
@@ -48,8 +47,6 @@ class Daemon {
   // One poll and then steps until nothing is due (no threads): `run --once` and tests.
   Status RunOnce();
   Result<defender::PollStats> PollAlerts();
-  // One poll of Sentinel incidents (sentinel_incidents.enabled).
-  Result<sentinel_incidents::IncidentPollStats> PollIncidents();
   // True when every job is final and no write-back is pending.
   Result<bool> Settled();
 
@@ -78,8 +75,6 @@ class Daemon {
   void PollLoop();
   // The Sentinel TI feed (feed.enabled): a run at start, then at every Polling slot.
   void FeedLoop();
-  // The incident URL detonation's poller (sentinel_incidents.poll_interval_seconds > 0).
-  void IncidentLoop();
   void RecordPoll(const Status& outcome);
 
   config::Config config_;
@@ -109,8 +104,6 @@ class Daemon {
   std::thread poll_thread_;
   std::unique_ptr<FeedServices> feed_;  // null: the feed is off
   std::thread feed_thread_;
-  std::unique_ptr<IncidentServices> incidents_;  // null: the incident URL detonation is off
-  std::thread incident_thread_;
 };
 
 }  // namespace vc::app

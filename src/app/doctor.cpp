@@ -153,7 +153,8 @@ void CheckNotYetBuilt(DoctorContext& ctx) {
     const char* check;
     const char* feature;
   };
-  for (const Pending& p : {Pending{"graph mail", "mail attachment detonation"}}) {
+  for (const Pending& p : {Pending{"sentinel: incidents", "Sentinel incident URL detonation"},
+                           Pending{"graph mail", "mail attachment detonation"}}) {
     ctx.Emit(p.check, CheckOutcome::kSkipped,
              fmt::format("not configured in this build: the feature ({}) comes in a later "
                          "version",
@@ -228,9 +229,8 @@ DoctorResult RunDoctor(const DoctorOptions& options, std::ostream& out) {
   }
   DoctorContext ctx(*config, clock, emit);
   // The table of checks, in order. A new service adds its check function here.
-  for (void (*check)(DoctorContext&) :
-       {CheckStore, CheckDefender, CheckGraph, CheckVmray, CheckBlob, CheckSentinelFeed,
-        CheckSentinelIncidents, CheckNotYetBuilt}) {
+  for (void (*check)(DoctorContext&) : {CheckStore, CheckDefender, CheckGraph, CheckVmray,
+                                        CheckBlob, CheckSentinelFeed, CheckNotYetBuilt}) {
     check(ctx);
   }
 

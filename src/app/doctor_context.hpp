@@ -53,7 +53,6 @@ void CheckBlob(DoctorContext& ctx);
 // Services this build has no feature for yet: SKIPPED rows that keep the table's shape.
 void CheckGraph(DoctorContext& ctx);
 void CheckSentinelFeed(DoctorContext& ctx);
-void CheckSentinelIncidents(DoctorContext& ctx);
 void CheckNotYetBuilt(DoctorContext& ctx);
 
 }  // namespace vc::app

@@ -194,21 +194,6 @@ struct FeedConfig {
   int rate_limit_window_ms = 60'000;
 };
 
-// Incident URL detonation (pipelines/sentinel_incidents/): the playbook Submit-URL-VMRay-Analyzer.
-struct SentinelIncidentsConfig {
-  bool enabled = false;
-  std::string subscription_id;
-  std::string resource_group;
-  std::string workspace_name;
-  std::string management_base_url = "https://management.azure.com";
-  int poll_interval_seconds = 60;
-  std::vector<std::string> whitelisted_url_domains;
-  Secret<> webhook_key;
-  int max_urls_per_incident = 20;
-  int indicator_expiration_days = 30;
-  bool upload_iocs = true;
-};
-
 struct LogConfig {
   std::string format = "text";  // text | json
   std::string level = "info";
@@ -221,7 +206,6 @@ struct Config {
   VmrayConfig vmray;
   DefenderConfig defender;
   FeedConfig feed;
-  SentinelIncidentsConfig sentinel_incidents;
   StorageConfig storage;
   StoreConfig store;
   DaemonConfig daemon;

@@ -1,7 +1,5 @@
 #include <fmt/format.h>
 
-#include <algorithm>
-
 #include <unistd.h>
 
 #include "config/sources.hpp"
@@ -55,34 +53,16 @@ void CheckRules(Collected& out) {
          fmt::format("missing; {}, or set {} = false", HowToSet(spec), spec.required_when)});
   }
 
-  // The feed and the incident URL detonation use the same app registration as Defender;
-  // without Defender nothing else asks for it. The detonation also needs VMRay.
-  auto require = [&](const char* enabled, std::vector<const char*> keys) {
-    if (!std::get<bool>(Get(out, enabled).value)) return;
-    for (const char* key : keys) {
+  // The feed uses the same app registration as Defender; without Defender nothing else asks
+  // for it.
+  if (std::get<bool>(Get(out, "feed.enabled").value)) {
+    for (const char* key : {"azure.tenant_id", "azure.client_id", "azure.client_secret"}) {
       if (!IsUnset(Get(out, key).value) || HasProblem(out, key)) continue;
       if (std::get<bool>(Get(out, "defender.enabled").value)) continue;  // reported above
-      if (std::any_of(out.problems.begin(), out.problems.end(),
-                      [&](const ConfigProblem& p) { return p.path == key; }))
-        continue;  // another feature asked for it already
       out.problems.push_back(
-          {key, fmt::format("required because {} is true", enabled),
-           fmt::format("missing; {}, or set {} = false", HowToSet(*FindKey(key)), enabled)});
+          {key, "required because feed.enabled is true",
+           fmt::format("missing; {}, or set feed.enabled = false", HowToSet(*FindKey(key)))});
     }
-  };
-  require("feed.enabled", {"azure.tenant_id", "azure.client_id", "azure.client_secret"});
-  require("sentinel_incidents.enabled", {"azure.tenant_id", "azure.client_id",
-                                         "azure.client_secret", "vmray.base_url", "vmray.api_key"});
-  if (std::get<bool>(Get(out, "sentinel_incidents.enabled").value) &&
-      std::get<bool>(Get(out, "sentinel_incidents.upload_iocs").value) &&
-      IsUnset(Get(out, "feed.workspace_id").value) && !HasProblem(out, "feed.workspace_id")) {
-    out.problems.push_back(
-        {"feed.workspace_id", "required because sentinel_incidents.upload_iocs is true",
-         fmt::format("missing; {} (the workspace id GUID the IOCs go to), or set "
-                     "sentinel_incidents.upload_iocs = false",
-                     HowToSet(*FindKey("feed.workspace_id")))});
-  }
-  if (std::get<bool>(Get(out, "feed.enabled").value)) {
     const Setting& polling = Get(out, "feed.polling");
     if (!HasProblem(out, "feed.polling") && !ParsePolling(std::get<std::string>(polling.value))) {
       out.problems.push_back(

@@ -369,56 +369,6 @@ const std::vector<KeySpec>& BuildSchema() {
                       "shortens it together with the emulator's window to scale time.",
        .min = 100, .max = 3'600'000},
 
-      // [sentinel_incidents]
-      {VC_KEY(sentinel_incidents.enabled), .type = KeyType::kBool, .default_text = "false",
-       .description = "Detonates the URL entities of Sentinel incidents in VMRay and comments the "
-                      "results on the incident (replaces the playbook Submit-URL-VMRay-Analyzer). "
-                      "Uses the azure.* app registration, which needs Microsoft Sentinel "
-                      "Contributor on the workspace."},
-      {VC_KEY(sentinel_incidents.subscription_id), .type = KeyType::kString, .default_text = "",
-       .description = "Azure subscription id of the Sentinel workspace.",
-       .required_when = "sentinel_incidents.enabled"},
-      {VC_KEY(sentinel_incidents.resource_group), .type = KeyType::kString, .default_text = "",
-       .description = "Resource group of the Sentinel workspace.",
-       .required_when = "sentinel_incidents.enabled"},
-      {VC_KEY(sentinel_incidents.workspace_name), .type = KeyType::kString, .default_text = "",
-       .description = "Name of the Log Analytics workspace Sentinel runs on (the name, not the "
-                      "workspace id GUID); the webhook accepts incidents of this workspace only.",
-       .required_when = "sentinel_incidents.enabled"},
-      {VC_KEY(sentinel_incidents.management_base_url), .type = KeyType::kUrl,
-       .default_text = "https://management.azure.com",
-       .description = "Azure Resource Manager endpoint of the incidents API (sovereign clouds "
-                      "have their own); list pages pointing elsewhere are refused."},
-      {VC_KEY(sentinel_incidents.poll_interval_seconds), .type = KeyType::kInt,
-       .default_text = "60",
-       .description = "How often new incidents are listed; 0 turns the poller off so only the "
-                      "webhook brings incidents. The first poll reads the last hour.",
-       .min = 0, .max = 86400},
-      {VC_KEY(sentinel_incidents.whitelisted_url_domains), .type = KeyType::kStringList,
-       .default_text = "",
-       .description = "Domains whose URLs are not submitted: a URL is left out when its host, or "
-                      "the host's last 2, 3 or 4 labels, equals one of them (as the playbook's "
-                      "setting; case and spaces ignored).",
-       .original_name = "WhitelistedURLDomains"},
-      {VC_KEY(sentinel_incidents.webhook_key), .type = KeyType::kSecret, .default_text = "",
-       .description = "Key an automation rule sends (x-functions-key header or code parameter) to "
-                      "POST /api/v1/sentinel/incidents on the enrichment listener; empty accepts "
-                      "enrichment.function_key. Needs enrichment.enabled."},
-      {VC_KEY(sentinel_incidents.max_urls_per_incident), .type = KeyType::kInt,
-       .default_text = "20",
-       .description = "At most this many URLs of one incident are submitted; the rest are named "
-                      "in the incident job's reason.",
-       .min = 1, .max = 500},
-      {VC_KEY(sentinel_incidents.indicator_expiration_days), .type = KeyType::kInt,
-       .default_text = "30",
-       .description = "valid_until of the indicators uploaded for non-clean URLs, in days (the "
-                      "playbook's Indicator_Expiration_In_Days).",
-       .min = 1, .max = 3650},
-      {VC_KEY(sentinel_incidents.upload_iocs), .type = KeyType::kBool, .default_text = "true",
-       .description = "Uploads the IOCs of malicious and suspicious URLs to Sentinel threat "
-                      "intelligence (STIX upload API, workspace feed.workspace_id, which must "
-                      "then be set)."},
-
       // [storage]
       {VC_KEY(storage.connection_string), .type = KeyType::kSecret, .default_text = "",
        .description = "Connection string of the Azure Storage account that receives the files "

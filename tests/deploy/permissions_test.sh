@@ -112,8 +112,7 @@ expect_refused() {
 expect_refused "--client-id is required"
 expect_refused "must be a GUID" --client-id vmray-connector-app
 expect_refused "must be a GUID" --client-id "$client; rm -rf /"
-expect_refused "need --sentinel-workspace" --client-id "$client" --ti-feed
-expect_refused "need --sentinel-workspace" --client-id "$client" --sentinel-incidents
+expect_refused "--ti-feed needs --sentinel-workspace" --client-id "$client" --ti-feed
 # shellcheck disable=SC2016 # the $( ) must reach the script unexpanded
 expect_refused "must be a workspace resource id" --client-id "$client" --ti-feed --sentinel-workspace '/subscriptions/$(id)/x'
 expect_refused "unknown argument '--indicator'" --client-id "$client" --indicator

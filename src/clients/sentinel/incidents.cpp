@@ -45,23 +45,6 @@ Error Protocol(const std::string& message) {
   return e;
 }
 
-// The nextLink of a list page ("" at the end). The token goes with every request the pipeline
-// sends: a nextLink to another origin would hand it to whoever wrote that link, so it is refused.
-Result<std::string> NextLink(const Json& body, const std::string& origin, const char* list) {
-  auto next = body.find("nextLink");
-  if (next == body.end() || next->is_null()) return std::string();
-  if (!next->is_string()) return Protocol("Sentinel's nextLink is not a string");
-  const std::string link = next->get<std::string>();
-  if (link.empty()) return link;
-  if (OriginOf(link) != origin) {
-    return Protocol(fmt::format(
-        "Sentinel's {} pointed its nextLink to '{}', not to {}; refused so the token is not "
-        "sent there",
-        list, Scrub(OriginOf(link).empty() ? link.substr(0, 60) : OriginOf(link)), origin));
-  }
-  return link;
-}
-
 }  // namespace
 
 size_t Utf8Characters(std::string_view text) {
@@ -263,68 +246,20 @@ Result<std::vector<SentinelIncident>> IncidentsClient::ListIncidentsCreatedSince
       }
       out.push_back(std::move(*incident));
     }
-    auto link = NextLink(*body, origin, "incident list");
-    if (!link) return link.error();
-    if (link->empty()) break;
-    url = *link;
-  }
-  return out;
-}
-
-Result<std::vector<IncidentCommentResult>> IncidentsClient::ListComments(
-    const std::string& incident_id) {
-  if (incident_id.empty()) return MakeError(ErrorCode::kInvalidArgument, "no incident id given");
-  const std::string origin = OriginOf(options_.base_url);
-  std::string url = IncidentUrl(incident_id) + "/comments?" +
-                    http::EncodeQuery({{"api-version", options_.api_version}});
-  std::vector<IncidentCommentResult> out;
-  for (int page = 0;; ++page) {
-    if (page >= options_.max_pages) {
+    auto next = body->find("nextLink");
+    if (next == body->end() || next->is_null()) break;
+    if (!next->is_string()) return Protocol("Sentinel's nextLink is not a string");
+    const std::string link = next->get<std::string>();
+    if (link.empty()) break;
+    // The token goes with every request the pipeline sends: a nextLink elsewhere would hand it
+    // to whoever wrote that link.
+    if (OriginOf(link) != origin) {
       return Protocol(fmt::format(
-          "Sentinel's comment list did not end after {} pages; refusing to follow it further",
-          options_.max_pages));
+          "Sentinel's incident list pointed its nextLink to '{}', not to {}; refused so the "
+          "token is not sent there",
+          Scrub(OriginOf(link).empty() ? link.substr(0, 60) : OriginOf(link)), origin));
     }
-    auto request = Make(http::Method::kGet, url, "incidents.comments", false);
-    if (!request) return request.error();
-    auto body = Call(std::move(*request), "list the comments of incident " + Scrub(incident_id));
-    if (!body) return body.error();
-    if (!body->is_object() || !(*body)["value"].is_array())
-      return Protocol("Sentinel's comment list has no \"value\" array");
-    for (const auto& item : (*body)["value"]) {
-      if (!item.is_object() || !item["properties"].is_object())
-        return Protocol("a Sentinel comment has no properties");
-      IncidentCommentResult c;
-      c.name = item.value("name", "");
-      c.message = item["properties"].value("message", "");
-      c.created = TimeOf(item["properties"], "createdTimeUtc");
-      out.push_back(std::move(c));
-    }
-    auto link = NextLink(*body, origin, "comment list");
-    if (!link) return link.error();
-    if (link->empty()) break;
-    url = *link;
-  }
-  return out;
-}
-
-Result<std::vector<SentinelIncident>> IncidentsClient::ListFirstIncidents(int top) {
-  const std::string url = WorkspaceUrl() + "/incidents?" +
-                          http::EncodeQuery({{"api-version", options_.api_version},
-                                             {"$top", std::to_string(std::max(1, top))}});
-  auto request = Make(http::Method::kGet, url, "incidents.list", false);
-  if (!request) return request.error();
-  auto body = Call(std::move(*request), "list incidents");
-  if (!body) return body.error();
-  if (!body->is_object() || !(*body)["value"].is_array())
-    return Protocol("Sentinel's incident list has no \"value\" array");
-  std::vector<SentinelIncident> out;
-  for (const auto& item : (*body)["value"]) {
-    auto incident = ParseSentinelIncident(item);
-    if (!incident) {
-      incident.error().service = std::string(kService);
-      return incident.error();
-    }
-    out.push_back(std::move(*incident));
+    url = link;
   }
   return out;
 }

@@ -84,16 +84,10 @@ class IncidentsClient {
   // page. A nextLink to another scheme or host than base_url is refused (kProtocol): the token
   // would go with it.
   Result<std::vector<SentinelIncident>> ListIncidentsCreatedSince(TimePoint cursor);
-  // GET .../incidents?$top=<top>, the first page only (no nextLink followed): the doctor's
-  // read-only probe of the workspace and the role.
-  Result<std::vector<SentinelIncident>> ListFirstIncidents(int top);
   // GET .../incidents/{id}; an unknown incident is kNotFound.
   Result<SentinelIncident> GetIncident(const std::string& incident_id);
   // POST .../incidents/{id}/entities (a read, despite the method).
   Result<std::vector<IncidentEntity>> ListEntities(const std::string& incident_id);
-  // GET .../incidents/{id}/comments, every page (nextLink only on the configured host, as for
-  // the incident list): a writer looks for its marker before posting.
-  Result<std::vector<IncidentCommentResult>> ListComments(const std::string& incident_id);
   // PUT .../incidents/{id}/comments/{comment_id}. The caller picks the comment id (a GUID), so a
   // repeat after a lost answer updates the same comment instead of adding a second one. More
   // than kMaxCommentCharacters is refused here, before any request.

@@ -87,7 +87,6 @@ std::string RouteLabel(const std::string& method, const std::string& path) {
   if (StartsWith(path, kV1Prefix)) {
     static const std::vector<std::pair<std::regex, std::string>> kV1 = {
         {std::regex(R"(/api/v1/submissions/(url|file))"), "/api/v1/submissions/$1"},
-        {std::regex(R"(/api/v1/sentinel/incidents)"), "/api/v1/sentinel/incidents"},
         {std::regex(R"(/api/v1/submissions/[^/]+)"), "/api/v1/submissions/{id}"},
         {std::regex(R"(/api/v1/samples/by-hash/[^/]+)"), "/api/v1/samples/by-hash/{hash}"},
         {std::regex(R"(/api/v1/samples/[^/]+)"), "/api/v1/samples/{id}"},
@@ -129,12 +128,9 @@ void EnrichmentServer::Routes() {
     if (!StartsWith(req.path, kApiPrefix)) return httplib::Server::HandlerResponse::Unhandled;
     std::string presented = req.get_header_value("x-functions-key");
     if (presented.empty()) presented = req.get_param_value("code");
-    const bool webhook = options_.incident_webhook && req.path == kIncidentWebhookPath;
-    const bool own_key = !options_.incident_webhook_key.empty();
-    // The webhook's own key opens the webhook only; with no own key it takes the function key.
-    const Secret<>& key =
-        webhook && own_key ? options_.incident_webhook_key : options_.function_key;
-    if (FunctionKeyMatches(presented, key)) return httplib::Server::HandlerResponse::Unhandled;
+    if (FunctionKeyMatches(presented, options_.function_key)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     Harden(res);
     res.status = 401;
     if (StartsWith(req.path, kV1Prefix)) {
@@ -149,14 +145,6 @@ void EnrichmentServer::Routes() {
   });
   RegisterCompatRoutes(*http_, ops_);
   RegisterV1Routes(*http_, ops_);
-  if (options_.incident_webhook) {
-    http_->Post(std::string(kIncidentWebhookPath),
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  const WebhookReply reply =
-                      options_.incident_webhook(req.get_header_value("Content-Type"), req.body);
-                  SendJson(res, reply.status, reply.body);
-                });
-  }
   // Answers httplib makes itself (unknown path 404, body over the limit 413) get a JSON body.
   http_->set_error_handler(
       httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {

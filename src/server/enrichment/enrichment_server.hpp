@@ -6,7 +6,6 @@
 // default and belongs behind a TLS-terminating proxy when other hosts must reach it.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,24 +23,9 @@ class Server;
 
 namespace vc::enrichment {
 
-// POST /api/v1/sentinel/incidents: an automation rule pushes an incident to the URL detonation
-// (pipelines/sentinel_incidents/intake.hpp). The callback gets the Content-Type and body and
-// answers with a status and a JSON body.
-struct WebhookReply {
-  int status = 202;
-  Json body;
-};
-using IncidentWebhook =
-    std::function<WebhookReply(const std::string& content_type, const std::string& body)>;
-inline constexpr std::string_view kIncidentWebhookPath = "/api/v1/sentinel/incidents";
-
 struct EnrichmentServerOptions {
   server::ListenAddress address;
   Secret<> function_key;
-  // Set: the incident webhook route is served. Its key, when set, is the only one that route
-  // accepts (and it opens no other route); empty: the function key.
-  IncidentWebhook incident_webhook;
-  Secret<> incident_webhook_key;
   int workers = 4;
   int64_t max_body_bytes = 64LL * 1024 * 1024;
   OperationsOptions operations;

@@ -107,8 +107,7 @@ TEST(ConfigSchema, OriginalNamesAreTheDocumentedOnes) {
                                     "AzureWorkspaceID",
                                     "Polling",
                                     "VmrayInitialFetchDate",
-                                    "Resubmit",
-                                    "WhitelistedURLDomains"};
+                                    "Resubmit"};
   std::set<std::string> actual;
   for (const auto& spec : Schema()) {
     if (!spec.original_name.empty()) actual.emplace(spec.original_name);
@@ -141,16 +140,15 @@ TEST(ConfigSchema, SecretsAreTheCredentials) {
   }
   EXPECT_EQ(secrets, (std::set<std::string>{"azure.client_secret", "vmray.api_key",
                                             "storage.connection_string", "storage.account_key",
-                                            "mail.password", "enrichment.function_key",
-                                            "sentinel_incidents.webhook_key"}));
+                                            "mail.password", "enrichment.function_key"}));
 }
 
 TEST(ConfigSchema, SectionsListParentsBeforeChildren) {
   EXPECT_EQ(Sections(), (std::vector<std::string>{
                             "azure", "http", "vmray", "defender", "defender.live_response",
                             "defender.quarantine", "defender.indicators", "defender.incidents",
-                            "defender.response_actions", "feed", "sentinel_incidents", "storage",
-                            "store", "daemon", "ops", "enrichment", "mail", "log"}));
+                            "defender.response_actions", "feed", "storage", "store", "daemon",
+                            "ops", "enrichment", "mail", "log"}));
   EXPECT_EQ(SectionOf("defender.live_response.poll_interval_seconds"), "defender.live_response");
   EXPECT_EQ(LeafOf("defender.live_response.poll_interval_seconds"), "poll_interval_seconds");
 }

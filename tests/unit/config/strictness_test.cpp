@@ -187,27 +187,6 @@ TEST(ConfigStrict, FeedNeedsAWorkspaceAndAnIntervalSchedule) {
   EXPECT_THAT(Dump(result), HasSubstr("'30 2 * * 1' is no interval schedule"));
 }
 
-TEST(ConfigStrict, IncidentDetonationTakesTheOriginalAllowListAndNamesWhatIsMissing) {
-  auto result =
-      LoadEnv(With(RequiredEnv(), {{"VMRAY_CONNECTOR_SENTINEL_INCIDENTS_ENABLED", "true"},
-                                   {"WhitelistedURLDomains", "example.com, contoso.com"}}));
-  ASSERT_FALSE(result.config);
-  for (const char* key : {"sentinel_incidents.subscription_id", "sentinel_incidents.resource_group",
-                          "sentinel_incidents.workspace_name", "feed.workspace_id"}) {
-    EXPECT_THAT(Dump(result), HasSubstr(key));
-  }
-  result =
-      LoadEnv(With(RequiredEnv(), {{"VMRAY_CONNECTOR_SENTINEL_INCIDENTS_ENABLED", "true"},
-                                   {"VMRAY_CONNECTOR_SENTINEL_INCIDENTS_SUBSCRIPTION_ID", "sub"},
-                                   {"VMRAY_CONNECTOR_SENTINEL_INCIDENTS_RESOURCE_GROUP", "rg"},
-                                   {"VMRAY_CONNECTOR_SENTINEL_INCIDENTS_WORKSPACE_NAME", "ws"},
-                                   {"VMRAY_CONNECTOR_SENTINEL_INCIDENTS_UPLOAD_IOCS", "false"},
-                                   {"WhitelistedURLDomains", "example.com, contoso.com"}}));
-  ASSERT_TRUE(result.config) << Dump(result);
-  EXPECT_THAT(result.config->sentinel_incidents.whitelisted_url_domains,
-              ::testing::ElementsAre("example.com", "contoso.com"));
-}
-
 TEST(ConfigStrict, OriginalIndicatorSettingsApply) {
   auto result =
       LoadEnv(With(RequiredEnv(), {{"CreateIndicatorsInDefender", "False"},
