@@ -9,8 +9,6 @@ EmulatorSetOptions EmulatorSetOptions::FromJson(const Json& j) {
   if (j.contains("mde")) o.mde = MdeEmulator::Options::FromJson(j["mde"]);
   if (j.contains("graph")) o.graph = GraphEmulator::Options::FromJson(j["graph"]);
   if (j.contains("sentinel")) o.sentinel = SentinelEmulator::Options::FromJson(j["sentinel"]);
-  if (j.contains("logs_ingestion"))
-    o.logs_ingestion = LogsIngestionEmulator::Options::FromJson(j["logs_ingestion"]);
   return o;
 }
 
@@ -19,9 +17,7 @@ EmulatorSet::EmulatorSet(EmulatorSetOptions options, Clock& clock)
       vmray_(std::make_unique<VmrayEmulator>(std::move(options.vmray), clock, tokens_)),
       mde_(std::make_unique<MdeEmulator>(std::move(options.mde), clock, tokens_)),
       graph_(std::make_unique<GraphEmulator>(std::move(options.graph), clock, tokens_)),
-      sentinel_(std::make_unique<SentinelEmulator>(std::move(options.sentinel), clock, tokens_)),
-      logs_ingestion_(std::make_unique<LogsIngestionEmulator>(std::move(options.logs_ingestion),
-                                                              clock, tokens_)) {
+      sentinel_(std::make_unique<SentinelEmulator>(std::move(options.sentinel), clock, tokens_)) {
   // Comment authors and action requestors are the app that holds the token, as in MDE.
   mde_->SetTokenOwnerLookup([e = entra_.get()](const std::string& t) { return e->ClientIdOf(t); });
   // Graph knows the incidents of the alerts MDE holds, as in one tenant.
@@ -46,11 +42,9 @@ void EmulatorSet::Start() {
   mde_->Start();
   graph_->Start();
   sentinel_->Start();
-  logs_ingestion_->Start();
 }
 
 void EmulatorSet::Stop() {
-  logs_ingestion_->Stop();
   sentinel_->Stop();
   graph_->Stop();
   mde_->Stop();
@@ -59,9 +53,11 @@ void EmulatorSet::Stop() {
 }
 
 Json EmulatorSet::Endpoints() const {
-  return {{"entra", entra_->BaseUrl()},       {"vmray", vmray_->BaseUrl()},
-          {"mde", mde_->BaseUrl()},           {"graph", graph_->BaseUrl()},
-          {"sentinel", sentinel_->BaseUrl()}, {"logs_ingestion", logs_ingestion_->BaseUrl()}};
+  return {{"entra", entra_->BaseUrl()},
+          {"vmray", vmray_->BaseUrl()},
+          {"mde", mde_->BaseUrl()},
+          {"graph", graph_->BaseUrl()},
+          {"sentinel", sentinel_->BaseUrl()}};
 }
 
 std::optional<std::string> EmulatorSet::Seed(const Json& seed) {
@@ -71,8 +67,7 @@ std::optional<std::string> EmulatorSet::Seed(const Json& seed) {
            {"vmray", vmray_.get()},
            {"mde", mde_.get()},
            {"graph", graph_.get()},
-           {"sentinel", sentinel_.get()},
-           {"logs_ingestion", logs_ingestion_.get()}}) {
+           {"sentinel", sentinel_.get()}}) {
     if (seed.contains(name)) {
       if (auto problem = server->Seed(seed[name])) return std::string(name) + ": " + *problem;
     }
@@ -83,8 +78,7 @@ std::optional<std::string> EmulatorSet::Seed(const Json& seed) {
 std::vector<std::string> EmulatorSet::AssertionFailures() const {
   std::vector<std::string> out;
   for (const EmulatorServer* s : std::initializer_list<const EmulatorServer*>{
-           entra_.get(), vmray_.get(), mde_.get(), graph_.get(), sentinel_.get(),
-           logs_ingestion_.get()}) {
+           entra_.get(), vmray_.get(), mde_.get(), graph_.get(), sentinel_.get()}) {
     for (auto& a : s->AssertionFailures()) out.push_back(s->name() + ": " + a);
   }
   return out;

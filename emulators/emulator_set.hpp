@@ -6,7 +6,6 @@
 
 #include "entra_emulator.hpp"
 #include "graph_emulator.hpp"
-#include "logs_ingestion_emulator.hpp"
 #include "mde_emulator.hpp"
 #include "sentinel_emulator.hpp"
 #include "vmray_emulator.hpp"
@@ -19,9 +18,8 @@ struct EmulatorSetOptions {
   MdeEmulator::Options mde;
   GraphEmulator::Options graph;
   SentinelEmulator::Options sentinel;
-  LogsIngestionEmulator::Options logs_ingestion;
-  // {"entra": {...}, "vmray": {...}, "mde": {...}, "graph": {...}, "sentinel": {...},
-  //  "logs_ingestion": {...}}; missing sections keep their defaults.
+  // {"entra": {...}, "vmray": {...}, "mde": {...}, "graph": {...}}; missing sections keep their
+  // defaults.
   static EmulatorSetOptions FromJson(const Json& j);
 };
 
@@ -37,11 +35,10 @@ class EmulatorSet {
   MdeEmulator& mde() { return *mde_; }
   GraphEmulator& graph() { return *graph_; }
   SentinelEmulator& sentinel() { return *sentinel_; }
-  LogsIngestionEmulator& logs_ingestion() { return *logs_ingestion_; }
   TokenRegistry& tokens() { return tokens_; }
 
   // {"entra": "http://127.0.0.1:P", "vmray": "...", "mde": "...", "graph": "...",
-  //  "sentinel": "...", "logs_ingestion": "..."}
+  //  "sentinel": "..."}
   Json Endpoints() const;
   // Routes a seed document {"entra": ..., "vmray": ..., "mde": ..., "graph": ...} to each
   // emulator.
@@ -56,7 +53,6 @@ class EmulatorSet {
   std::unique_ptr<MdeEmulator> mde_;
   std::unique_ptr<GraphEmulator> graph_;
   std::unique_ptr<SentinelEmulator> sentinel_;
-  std::unique_ptr<LogsIngestionEmulator> logs_ingestion_;
 };
 
 }  // namespace vc::emu

@@ -35,7 +35,6 @@ class EntraEmulator final : public EmulatorServer {
         "https://management.core.windows.net",
         "https://graph.microsoft.com",
         "https://storage.azure.com",
-        "https://monitor.azure.com",  // the Logs Ingestion API
     };
     // The WindowsDefenderATP API under its three application ID URIs: tokens for these carry
     // `granted_roles` as their roles claim.
@@ -51,10 +50,8 @@ class EntraEmulator final : public EmulatorServer {
                                               "Machine.LiveResponse", "Library.Manage",
                                               "Ti.ReadWrite.All"};
     // Application permissions granted on Microsoft Graph (https://graph.microsoft.com): by
-    // default what the connector's Graph features use: incident tags and comments, sendMail and
-    // reading the watched mailboxes.
-    std::vector<std::string> graph_granted_roles = {"SecurityIncident.ReadWrite.All", "Mail.Send",
-                                                    "Mail.Read"};
+    // default what the connector's Graph features use, incident tags and comments and sendMail.
+    std::vector<std::string> graph_granted_roles = {"SecurityIncident.ReadWrite.All", "Mail.Send"};
 
     // {"tenant_id", "client_id", "client_secret", "token_lifetime_seconds", "resources": [...],
     //  "granted_roles": [...], "graph_granted_roles": [...]}; unknown keys, wrong types and role

@@ -31,16 +31,8 @@ GraphEmulator::Options GraphEmulator::Options::FromJson(const Json& j) {
   Options o;
   if (!j.is_object()) throw std::invalid_argument("graph options must be a JSON object");
   for (const auto& [key, value] : j.items()) {
-    if (key == "inline_attachment_limit") {
-      if (!value.is_number_integer() || value.get<int64_t>() < 0) {
-        throw std::invalid_argument("graph.inline_attachment_limit must be a byte count >= 0");
-      }
-      o.inline_attachment_limit = value.get<int64_t>();
-      continue;
-    }
     if (key != "audiences") {
-      throw std::invalid_argument("unknown graph option '" + key +
-                                  "' (known: audiences, inline_attachment_limit)");
+      throw std::invalid_argument("unknown graph option '" + key + "' (known: audiences)");
     }
     if (!value.is_array() || value.empty()) {
       throw std::invalid_argument("graph.audiences must be a non-empty array of strings");
@@ -71,14 +63,9 @@ void GraphEmulator::RegisterRoutes() {
   auto mail = [this](const httplib::Request& req, httplib::Response& res) {
     HandleSendMail(req, res);
   };
-  const std::string mailbox = R"(/v1\.0/users/[^/]+/(mailFolders/[^/]+/)?messages(/.*)?)";
-  auto read_mail = [this](const httplib::Request& req, httplib::Response& res) {
-    HandleMailbox(req, res);
-  };
   for (const char* method : {"GET", "POST", "PATCH", "DELETE", "PUT"}) {
     On(method, incidents, handle);
     On(method, send_mail, mail);
-    On(method, mailbox, read_mail);
   }
 }
 
@@ -293,16 +280,8 @@ std::string GraphEmulator::FaultBody(int status) const {
 std::optional<std::string> GraphEmulator::Seed(const Json& seed) {
   if (!seed.is_object()) return "graph seed must be a JSON object";
   std::map<int64_t, Json> seeded;
-  std::vector<Json> mailboxes;
   for (const auto& [key, value] : seed.items()) {
-    if (key == "mailboxes") {
-      if (!value.is_array()) return "graph.mailboxes must be an array";
-      for (const auto& m : value) mailboxes.push_back(m);
-      continue;
-    }
-    if (key != "incidents") {
-      return "unknown graph seed key '" + key + "' (known: incidents, mailboxes)";
-    }
+    if (key != "incidents") return "unknown graph seed key '" + key + "' (known: incidents)";
     if (!value.is_array()) return "graph.incidents must be an array";
     for (const auto& i : value) {
       if (!i.is_object() || !i.contains("id") || !i["id"].is_number_integer()) {
@@ -333,9 +312,6 @@ std::optional<std::string> GraphEmulator::Seed(const Json& seed) {
       seeded[i["id"].get<int64_t>()] = std::move(incident);
     }
   }
-  for (const auto& m : mailboxes) {
-    if (auto problem = SeedMailbox(m)) return *problem;
-  }
   std::lock_guard lock(state_mutex());
   for (auto& [id, incident] : seeded) incidents_[id] = std::move(incident);
   return std::nullopt;
@@ -345,26 +321,13 @@ Json GraphEmulator::StateJson() const {
   std::lock_guard lock(state_mutex());
   Json incidents = Json::array();
   for (const auto& [_, i] : incidents_) incidents.push_back(i);
-  Json mailboxes = Json::array();
-  for (const auto& box : mailboxes_) {
-    Json messages = Json::array();
-    for (const auto& m : box.messages) {
-      Json message = m.fields;
-      message["attachments"] = Json::array();
-      for (const auto& a : m.attachments)
-        message["attachments"].push_back(AttachmentJson(a, false));
-      messages.push_back(std::move(message));
-    }
-    mailboxes.push_back({{"address", box.address}, {"id", box.id}, {"messages", messages}});
-  }
-  return {{"incidents", incidents}, {"sent_mail", sent_mail_}, {"mailboxes", mailboxes}};
+  return {{"incidents", incidents}, {"sent_mail", sent_mail_}};
 }
 
 void GraphEmulator::ResetState() {
   std::lock_guard lock(state_mutex());
   incidents_.clear();
   sent_mail_ = Json::array();
-  mailboxes_.clear();
 }
 
 }  // namespace vc::emu

@@ -1,5 +1,4 @@
-// vmray-emulators: Entra token endpoint, VMRay, MDE, Graph, Sentinel and Logs Ingestion
-// emulators on free loopback ports.
+// vmray-emulators: Entra token endpoint, VMRay and MDE emulators on free loopback ports.
 // Prints one JSON line with their base URLs, then serves until SIGINT or SIGTERM.
 #include <CLI/CLI.hpp>
 

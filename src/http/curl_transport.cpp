@@ -24,30 +24,12 @@ void EnsureCurlGlobal() {
 struct Transfer {
   Response* response;
   int64_t limit;
-  BodySink* sink = nullptr;  // the request's sink, if any
   bool too_large = false;
-  int status = 0;      // of the answer being received, from its status line
-  bool begun = false;  // sink->Begin() called for this answer
-  std::optional<Error> sink_error;
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
-  if (t->sink && t->status >= 200 && t->status < 300) {
-    if (!t->begun) {
-      t->begun = true;
-      if (auto s = t->sink->Begin(); !s) {
-        t->sink_error = s.error();
-        return 0;
-      }
-    }
-    if (auto s = t->sink->Write(std::string_view(data, n)); !s) {
-      t->sink_error = s.error();
-      return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
-    }
-    return n;
-  }
   if (static_cast<int64_t>(t->response->body.size() + n) > t->limit) {
     t->too_large = true;
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
@@ -63,13 +45,6 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (line.rfind("HTTP/", 0) == 0) {
     // A new response starts (after a 100-continue or a redirect): forget earlier headers.
     t->response->headers = Headers{};
-    t->status = 0;
-    t->begun = false;
-    if (const size_t space = line.find(' '); space != std::string_view::npos) {
-      for (size_t i = space + 1;
-           i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])); ++i)
-        t->status = t->status * 10 + (line[i] - '0');
-    }
     return n;
   }
   const size_t colon = line.find(':');
@@ -158,7 +133,7 @@ Result<Response> CurlTransport::Send(const Request& request) {
   curl_easy_reset(curl);
 
   Response response;
-  Transfer transfer{&response, options_.max_response_bytes, request.sink.get()};
+  Transfer transfer{&response, options_.max_response_bytes};
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
@@ -179,11 +154,8 @@ Result<Response> CurlTransport::Send(const Request& request) {
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
   // An explicit proxy, or none at all: never pick one up silently from the environment.
   curl_easy_setopt(curl, CURLOPT_PROXY, options_.proxy.c_str());
-  // A sink enforces its own cap (a download may be larger than any answer held in memory).
-  if (!request.sink) {
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                     static_cast<curl_off_t>(options_.max_response_bytes));
-  }
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options_.max_response_bytes));
 
   switch (request.method) {
     case Method::kGet:
@@ -233,11 +205,6 @@ Result<Response> CurlTransport::Send(const Request& request) {
   mime.reset();
   Release(curl);
 
-  if (transfer.sink_error) {
-    Error e = std::move(*transfer.sink_error);
-    if (e.service.empty()) e.service = request.service;
-    return e;
-  }
   if (transfer.too_large || code == CURLE_FILESIZE_EXCEEDED) {
     Error e = MakeError(
         ErrorCode::kProtocol,

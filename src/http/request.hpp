@@ -2,7 +2,6 @@
 // Responses, not errors; each client maps its own service's error body to vc::Error.
 #pragma once
 
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,7 +9,6 @@
 #include <vector>
 
 #include "core/clock.hpp"
-#include "core/result.hpp"
 
 namespace vc::http {
 
@@ -39,19 +37,6 @@ struct FormPart {
   std::string content_type;  // empty: libcurl's default
 };
 
-// Takes the body of a successful (2xx) answer piece by piece instead of Response::body, so a
-// large download (a 100 MB mail attachment) is never held in memory. Every attempt that gets a
-// 2xx body calls Begin() first, so a download retried after a cut connection starts over
-// instead of appending. An error from Begin or Write aborts the transfer and is what the request
-// fails with (not retried: a full disk or a size cap does not heal by asking again). Error
-// answers (non-2xx) still arrive in Response::body, for the client's error mapping.
-class BodySink {
- public:
-  virtual ~BodySink() = default;
-  virtual Status Begin() = 0;
-  virtual Status Write(std::string_view piece) = 0;
-};
-
 struct Request {
   Method method = Method::kGet;
   std::string url;
@@ -69,8 +54,6 @@ struct Request {
   // (RateLimiter::TryAcquire), so that a scarce slot goes to the job that will use it; the
   // limiter lets the first attempt through and charges any retry as usual.
   bool rate_limit_prepaid = false;
-  // Non-null: a 2xx body goes here, not into Response::body (see BodySink).
-  std::shared_ptr<BodySink> sink;
   bool IsIdempotent() const;
 };
 

@@ -281,8 +281,7 @@ TEST_F(EntraEmulatorTest, TokensAreJwtsWithTheClaimsOfAnAppOnlyToken) {
   // A Graph token carries the Graph permissions; a storage token none.
   const std::string graph =
       Json::parse(V2(Form("scope", "https://graph.microsoft.com/.default"))->body)["access_token"];
-  EXPECT_EQ(JwtPayloadOf(graph)["roles"],
-            (Json{"SecurityIncident.ReadWrite.All", "Mail.Send", "Mail.Read"}));
+  EXPECT_EQ(JwtPayloadOf(graph)["roles"], (Json{"SecurityIncident.ReadWrite.All", "Mail.Send"}));
   const std::string storage =
       Json::parse(V2(Form("scope", "https://storage.azure.com/.default"))->body)["access_token"];
   EXPECT_FALSE(JwtPayloadOf(storage).contains("roles"));
